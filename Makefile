@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Out-of-tree build of vfio_ixgbevf_mig.ko and the rig around it.
+#   make KDIR=<rust-enabled kernel build>      build the module (KDIR defaults to the rig's kernel)
+#   make demo                                   build everything, boot the test VM, show DMA via a VF
+#   make check                                  host unit tests + the VM selftest suite
+.PHONY: all modules clean check host-test vm-test demo kernel deps selftests clippy fmt
+
+KDIR ?= $(shell bash scripts/build-kernel.sh --print 2>/dev/null)
+KMAKE := $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 RUSTC=/usr/bin/rustc BINDGEN=$(HOME)/.cargo/bin/bindgen
+
+all: modules
+
+modules:
+	@test -n "$(KDIR)" -a -f "$(KDIR)/Module.symvers" || { echo "KDIR=$(KDIR) is not a built kernel tree: run 'make kernel' or pass KDIR=<kernel build>" >&2; exit 1; }
+	@grep -q '^CONFIG_RUST=y' $(KDIR)/.config || { echo "$(KDIR) was built without CONFIG_RUST=y: this module is written in Rust" >&2; exit 1; }
+	$(KMAKE) modules
+
+clippy:
+	$(KMAKE) CLIPPY=1 modules
+
+clean:
+	-test -n "$(KDIR)" && $(KMAKE) clean
+	rm -rf selftests/out hostcore/target
+
+deps:
+	bash scripts/install-deps.sh
+
+kernel: deps
+	bash scripts/build-kernel.sh
+
+host-test:
+	cargo test --manifest-path hostcore/Cargo.toml
+
+check:
+	bash scripts/check.sh
+
+demo:
+	bash scripts/demo.sh

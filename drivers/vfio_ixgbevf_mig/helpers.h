@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * C wrappers for the static inlines and macros the Rust side needs. Each is a one-liner: any
+ * logic belongs in Rust.
+ */
+#ifndef VFIO_IXGBEVF_MIG_HELPERS_H
+#define VFIO_IXGBEVF_MIG_HELPERS_H
+
+#include <linux/pci.h>
+#include <linux/vfio.h>
+
+struct pci_dev *mig_to_pci_dev(struct device *dev);
+struct pci_dev *mig_pci_physfn(struct pci_dev *pdev);
+bool mig_pci_is_virtfn(struct pci_dev *pdev);
+int mig_pci_vf_id(struct pci_dev *pdev);
+const char *mig_dev_driver_name(struct device *dev);
+const char *mig_pci_name(struct pci_dev *pdev);
+void *mig_pci_get_drvdata(struct pci_dev *pdev);
+void mig_pci_set_drvdata(struct pci_dev *pdev, void *data);
+void mig_vfio_put_device(struct vfio_device *vdev);
+bool mig_is_err(const void *ptr);
+long mig_ptr_err(const void *ptr);
+
+#endif

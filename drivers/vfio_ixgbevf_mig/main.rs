@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! vfio-pci variant driver for Intel SR-IOV NIC virtual functions.
+//!
+//! Binds (through `driver_override` only, like every VFIO variant driver) to VFs of the ixgbe
+//! family (82599, X540, X550, X550EM_X/A, E610) and the igb family (82576, I350) and hands
+//! them to userspace through the vfio-pci core. The core does the pass-through; this driver
+//! chains its read, write and ioctl handlers in front of the core's, which is where migration
+//! (`state`), software DMA dirty tracking (`dirty`) and the PF-held VF context (`pf_ops`)
+//! hook in. Counterpart of `drivers/vfio/pci/pds/pci_drv.c` + `vfio_dev.c`.
+//!
+//! Layout: `vfio` is the only FFI layer (all `unsafe`), `pure` the `core`-only logic that the
+//! host test crate also builds.
+
+use kernel::{c_str, prelude::*, uaccess::UserPtr};
+
+mod dirty;
+mod pf_ops;
+pub mod pure;
+mod state;
+mod sys;
+mod vfio;
+
+use pure::access::Access;
+use pure::family::{VfModel, SUPPORTED};
+use vfio::{Device, PciDev, VariantDriver};
+
+module! {
+    type: MigModule,
+    name: "vfio_ixgbevf_mig",
+    author: "vfio-ixgbevf-mig developers",
+    description: "Live-migratable vfio-pci variant driver for Intel ixgbe/igb SR-IOV VFs",
+    license: "GPL",
+}
+
+const fn supported_ids() -> [(u16, u16); SUPPORTED.len()] {
+    let mut ids = [(0, 0); SUPPORTED.len()];
+    let mut i = 0;
+    while i < SUPPORTED.len() {
+        ids[i] = (SUPPORTED[i].vendor, SUPPORTED[i].device);
+        i += 1;
+    }
+    ids
+}
+
+/// The PCI id table. `modpost` turns a symbol of this name into the module's `vfio_pci:`
+/// aliases (what `MODULE_DEVICE_TABLE(pci, ...)` declares in C).
+#[no_mangle]
+#[used]
+static __mod_pci__vfio_ixgbevf_mig_ids_device_table: vfio::IdTable<{ SUPPORTED.len() + 1 }> =
+    vfio::IdTable::vfio_override(&supported_ids());
+
+struct MigModule {
+    _driver: vfio::Registration,
+}
+
+impl kernel::Module for MigModule {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let driver =
+            vfio::Registration::new::<MigDevice, _>(&__mod_pci__vfio_ixgbevf_mig_ids_device_table, module)?;
+        Ok(MigModule { _driver: driver })
+    }
+}
+
+/// Driver state of one VF.
+#[pin_data]
+struct MigDevice {
+    /// What the VF is (family, register map, queue count).
+    model: VfModel,
+    /// Index of the VF on its PF.
+    vf_id: u16,
+    /// Migration state, behind the state mutex.
+    #[pin]
+    state: state::State,
+    /// RX tail trap of the dirty tracker.
+    trap: dirty::Trap,
+}
+
+impl VariantDriver for MigDevice {
+    const NAME: &'static CStr = c_str!("vfio_ixgbevf_mig");
+
+    fn probe(pdev: &PciDev) -> Result {
+        pf_ops::identify(pdev)
+    }
+
+    fn new(pdev: &PciDev) -> impl PinInit<Self, Error> {
+        // `probe` accepted (and logged) the device just before the core allocated it.
+        let model = VfModel::from_ids(pdev.vendor(), pdev.device()).ok_or(ENODEV);
+        let vf_id = pdev.vf_id().ok_or(ENODEV);
+        try_pin_init!(MigDevice {
+            model: model?,
+            vf_id: vf_id?,
+            state <- state::State::new(),
+            trap: dirty::Trap::new(),
+        }? Error)
+    }
+
+    fn open(dev: &Device<Self>) -> Result {
+        let core = dev.core();
+        core.enable()?;
+        core.finish_enable();
+        dev.data().state.opened();
+        Ok(())
+    }
+
+    fn close(dev: &Device<Self>) {
+        let data = dev.data();
+        data.state.closed();
+        pr_debug!(
+            "{}: VF {} closed, {} RX tail writes seen\n",
+            dev.core().pci().name(),
+            data.vf_id,
+            data.trap.rx_tail_writes()
+        );
+        dev.core().close();
+    }
+
+    fn read(dev: &Device<Self>, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
+        // Reads have no side effect migration needs to see (the saved state is read from the
+        // device under the state mutex, not shadowed), so they go straight to the core.
+        dev.core().read(buf, count, pos)
+    }
+
+    fn write(dev: &Device<Self>, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
+        let data = dev.data();
+        if let Some(offset) = Access::decode(*pos, count).and_then(|a| a.bar0_dword()) {
+            data.trap.bar0_write(&data.model, offset);
+        }
+        dev.core().write(buf, count, pos)
+    }
+
+    fn ioctl(dev: &Device<Self>, cmd: u32, arg: usize) -> Result<isize> {
+        // Resets reach `reset_done` through the PCI core, and migration and DMA logging come
+        // in as VFIO core features, so no ioctl needs more than the core yet; region info
+        // (leaving trapped BAR0 pages out of the sparse mmap) is the first to be handled here.
+        dev.core().ioctl(cmd, arg)
+    }
+
+    fn reset_done(dev: &Device<Self>) {
+        dev.data().state.reset_done();
+    }
+}

@@ -1,0 +1,490 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Thin safe layer over the C vfio-pci core and PCI driver core.
+//!
+//! Linux 6.12's `kernel` crate has no PCI or VFIO abstractions, so this file provides the
+//! minimum this driver needs: a borrowed [`PciDev`], the [`CoreDevice`] the VFIO core owns,
+//! a [`Device`] that embeds it next to the driver's Rust state, the `vfio_device_ops` and
+//! `pci_driver` tables as `extern "C"` trampolines over a [`VariantDriver`] implementation,
+//! and the driver [`Registration`]. All `unsafe` code of the driver lives here; C objects are
+//! borrowed for the duration of a callback and never outlive it.
+
+use crate::sys;
+use core::{
+    mem::{align_of, size_of},
+    pin::Pin,
+    ptr::{self, addr_of_mut},
+};
+use kernel::{
+    error::{from_err_ptr, to_result},
+    ffi::{c_char, c_int, c_long, c_uint, c_ulong},
+    init::PinInit,
+    prelude::*,
+    str::CStr,
+    types::Opaque,
+    uaccess::UserPtr,
+    ThisModule,
+};
+
+/// A PCI function, borrowed from the PCI core.
+///
+/// # Invariants
+///
+/// Wraps a `struct pci_dev` that the PCI core keeps alive for at least as long as the borrow:
+/// references are only created inside driver callbacks for the device being called back.
+#[repr(transparent)]
+pub(crate) struct PciDev(Opaque<sys::pci_dev>);
+
+impl PciDev {
+    /// Borrows a `pci_dev` for `'a`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to a valid `pci_dev` that stays alive for `'a`.
+    unsafe fn from_raw<'a>(ptr: *mut sys::pci_dev) -> &'a PciDev {
+        // SAFETY: `PciDev` is a transparent wrapper; the caller guarantees validity for `'a`.
+        unsafe { &*ptr.cast::<PciDev>() }
+    }
+
+    fn as_raw(&self) -> *mut sys::pci_dev {
+        self.0.get()
+    }
+
+    /// PCI vendor id.
+    pub(crate) fn vendor(&self) -> u16 {
+        // SAFETY: by the type invariant the device is valid; the field is set at enumeration
+        // and never changes.
+        unsafe { (*self.as_raw()).vendor }
+    }
+
+    /// PCI device id.
+    pub(crate) fn device(&self) -> u16 {
+        // SAFETY: as in `vendor`.
+        unsafe { (*self.as_raw()).device }
+    }
+
+    /// Whether this function is an SR-IOV virtual function.
+    pub(crate) fn is_virtfn(&self) -> bool {
+        // SAFETY: the device is valid (type invariant); the helper only reads a bitfield.
+        unsafe { sys::mig_pci_is_virtfn(self.as_raw()) }
+    }
+
+    /// The VF's index on its PF, if this is a VF.
+    pub(crate) fn vf_id(&self) -> Option<u16> {
+        // SAFETY: the device is valid (type invariant).
+        let id = unsafe { sys::mig_pci_vf_id(self.as_raw()) };
+        u16::try_from(id).ok()
+    }
+
+    /// The physical function: the PF for a VF, the device itself otherwise.
+    pub(crate) fn physfn(&self) -> &PciDev {
+        // SAFETY: the device is valid (type invariant). A VF holds a reference on its PF for
+        // as long as the VF exists, so the PF outlives this borrow.
+        unsafe { PciDev::from_raw(sys::mig_pci_physfn(self.as_raw())) }
+    }
+
+    /// The device's name, its PCI address (`0000:01:10.0`).
+    pub(crate) fn name(&self) -> &CStr {
+        // SAFETY: the device is valid (type invariant); `pci_name` returns the NUL-terminated
+        // device name, which lives as long as the device.
+        unsafe { CStr::from_char_ptr(sys::mig_pci_name(self.as_raw())) }
+    }
+
+    /// Name of the driver bound to this function, if any.
+    pub(crate) fn driver_name(&self) -> Option<&CStr> {
+        // SAFETY: the device is valid (type invariant); `dev` is embedded in it.
+        let name = unsafe { sys::mig_dev_driver_name(addr_of_mut!((*self.as_raw()).dev)) };
+        if name.is_null() {
+            None
+        } else {
+            // SAFETY: a driver's name is a static NUL-terminated string of the bound driver,
+            // which cannot unbind while we borrow the device inside a PCI callback.
+            Some(unsafe { CStr::from_char_ptr(name) })
+        }
+    }
+}
+
+/// Converts a C return value (negative errno or a non-negative count) into a `Result`.
+fn to_count(ret: isize) -> Result<isize> {
+    if ret < 0 {
+        // CAST: errnos are small negative numbers; anything else becomes EINVAL in
+        // `from_errno`.
+        Err(Error::from_errno(ret.try_into().unwrap_or(EINVAL.to_errno())))
+    } else {
+        Ok(ret)
+    }
+}
+
+/// A `vfio_pci_core_device`, the vfio-pci core's per-device state.
+///
+/// # Invariants
+///
+/// The wrapped struct lives inside a [`Device`] allocated by `_vfio_alloc_device` and has been
+/// initialised by `vfio_pci_core_init_dev`.
+#[repr(transparent)]
+pub(crate) struct CoreDevice(Opaque<sys::vfio_pci_core_device>);
+
+impl CoreDevice {
+    fn as_raw(&self) -> *mut sys::vfio_pci_core_device {
+        self.0.get()
+    }
+
+    fn vdev(&self) -> *mut sys::vfio_device {
+        // SAFETY: projecting to a field of a valid struct (type invariant).
+        unsafe { addr_of_mut!((*self.as_raw()).vdev) }
+    }
+
+    /// The PCI function this device wraps.
+    pub(crate) fn pci(&self) -> &PciDev {
+        // SAFETY: `pdev` is set by `vfio_pci_core_init_dev` (type invariant) and the PCI
+        // device outlives the VFIO device bound to it.
+        unsafe { PciDev::from_raw((*self.as_raw()).pdev) }
+    }
+
+    /// Enables the device for userspace (`open_device`, first half).
+    pub(crate) fn enable(&self) -> Result {
+        // SAFETY: valid device (type invariant); called from `open_device` as the core expects.
+        to_result(unsafe { sys::vfio_pci_core_enable(self.as_raw()) })
+    }
+
+    /// Finishes enabling (`open_device`, second half): publishes the device to userspace.
+    pub(crate) fn finish_enable(&self) {
+        // SAFETY: valid device (type invariant), after a successful `enable`.
+        unsafe { sys::vfio_pci_core_finish_enable(self.as_raw()) }
+    }
+
+    /// The core's `close_device`: disables the device and releases what `enable` took.
+    pub(crate) fn close(&self) {
+        // SAFETY: valid device (type invariant), from `close_device`.
+        unsafe { sys::vfio_pci_core_close_device(self.vdev()) }
+    }
+
+    /// The core's `read` handler for every region (config space, BARs, ...).
+    pub(crate) fn read(&self, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
+        // SAFETY: valid device (type invariant); `buf` is a user pointer, which the core only
+        // accesses through checked user copies; `pos` is a valid `loff_t`.
+        to_count(unsafe { sys::vfio_pci_core_read(self.vdev(), buf as *mut c_char, count, pos) })
+    }
+
+    /// The core's `write` handler for every region.
+    pub(crate) fn write(&self, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
+        // SAFETY: as in `read`.
+        to_count(unsafe {
+            sys::vfio_pci_core_write(self.vdev(), buf as *const c_char, count, pos)
+        })
+    }
+
+    /// The core's ioctl handler (device info, regions, irqs, reset, ...).
+    pub(crate) fn ioctl(&self, cmd: u32, arg: usize) -> Result<isize> {
+        // SAFETY: valid device (type invariant); `arg` is an opaque user value the core
+        // decodes per command with checked user copies.
+        let ret = unsafe { sys::vfio_pci_core_ioctl(self.vdev(), cmd, arg) };
+        to_count(ret)
+    }
+}
+
+/// The per-device allocation: the core's device first, as `vfio_alloc_device()` requires,
+/// then the driver's own state.
+#[repr(C)]
+pub(crate) struct Device<T> {
+    core: CoreDevice,
+    data: T,
+}
+
+impl<T> Device<T> {
+    /// The vfio-pci core part.
+    pub(crate) fn core(&self) -> &CoreDevice {
+        &self.core
+    }
+
+    /// The driver's state.
+    pub(crate) fn data(&self) -> &T {
+        &self.data
+    }
+
+    /// Recovers the device from the `vfio_device` the VFIO core passes to callbacks.
+    ///
+    /// # Safety
+    ///
+    /// `vdev` must belong to a `Device<T>` created by [`Adapter::<T>::probe`] whose `data` is
+    /// initialised, and must stay valid for `'a`.
+    unsafe fn from_vdev<'a>(vdev: *mut sys::vfio_device) -> &'a Device<T> {
+        // SAFETY: `vdev` is the first field of `vfio_pci_core_device`, which is the first field
+        // of the `repr(C)` `Device<T>`, so the pointers coincide; the caller guarantees the
+        // rest.
+        unsafe { &*vdev.cast::<Device<T>>() }
+    }
+}
+
+/// What a vfio-pci variant driver provides; [`Adapter`] turns it into the C ops tables.
+pub(crate) trait VariantDriver: Sized + Send + Sync {
+    /// Driver name (PCI driver and VFIO device ops).
+    const NAME: &'static CStr;
+
+    /// Decides whether to drive `pdev`; an error refuses the device (nothing is bound).
+    fn probe(pdev: &PciDev) -> Result;
+
+    /// Initialises the driver's per-device state in place.
+    fn new(pdev: &PciDev) -> impl PinInit<Self, Error>;
+
+    /// `open_device`: the first open of the device's fd.
+    fn open(dev: &Device<Self>) -> Result;
+
+    /// `close_device`: the last close.
+    fn close(dev: &Device<Self>);
+
+    /// Chained `read` on the device fd.
+    fn read(dev: &Device<Self>, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize>;
+
+    /// Chained `write` on the device fd.
+    fn write(dev: &Device<Self>, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize>;
+
+    /// Chained `ioctl` on the device fd.
+    fn ioctl(dev: &Device<Self>, cmd: u32, arg: usize) -> Result<isize>;
+
+    /// The PCI core finished resetting the function (FLR, `VFIO_DEVICE_RESET`, AER).
+    fn reset_done(dev: &Device<Self>);
+}
+
+/// Builds the C callback tables for a [`VariantDriver`].
+pub(crate) struct Adapter<T>(core::marker::PhantomData<T>);
+
+impl<T: VariantDriver> Adapter<T> {
+    const OPS: sys::vfio_device_ops = sys::vfio_device_ops {
+        name: T::NAME.as_char_ptr().cast_mut(),
+        init: Some(Self::init),
+        release: Some(Self::release),
+        bind_iommufd: Some(sys::vfio_iommufd_physical_bind),
+        unbind_iommufd: Some(sys::vfio_iommufd_physical_unbind),
+        attach_ioas: Some(sys::vfio_iommufd_physical_attach_ioas),
+        detach_ioas: Some(sys::vfio_iommufd_physical_detach_ioas),
+        open_device: Some(Self::open_device),
+        close_device: Some(Self::close_device),
+        read: Some(Self::read),
+        write: Some(Self::write),
+        ioctl: Some(Self::ioctl),
+        mmap: Some(sys::vfio_pci_core_mmap),
+        request: Some(sys::vfio_pci_core_request),
+        match_: Some(sys::vfio_pci_core_match),
+        dma_unmap: None,
+        device_feature: Some(sys::vfio_pci_core_ioctl_feature),
+    };
+
+    const ERR_HANDLERS: sys::pci_error_handlers = sys::pci_error_handlers {
+        error_detected: Some(sys::vfio_pci_core_aer_err_detected),
+        mmio_enabled: None,
+        slot_reset: None,
+        reset_prepare: None,
+        reset_done: Some(Self::reset_done),
+        resume: None,
+        cor_error_detected: None,
+    };
+
+    /// `vfio_device_ops.init`: runs inside `_vfio_alloc_device` on zeroed memory of
+    /// `size_of::<Device<T>>()` bytes.
+    unsafe extern "C" fn init(vdev: *mut sys::vfio_device) -> c_int {
+        const { assert!(align_of::<Device<T>>() <= 8, "kvzalloc only guarantees 8 bytes") };
+        kernel::error::from_result(|| {
+            let dev = vdev.cast::<Device<T>>();
+            // SAFETY: the core calls `init` with the device it is allocating; its `dev` is the
+            // PCI device's `struct device` we passed in `probe`.
+            let pdev = unsafe { PciDev::from_raw(sys::mig_to_pci_dev((*vdev).dev)) };
+            // SAFETY: `data` lies inside the allocation (it is `size_of::<Device<T>>()` bytes)
+            // and is not initialised yet; the allocation never moves, so pinning holds.
+            unsafe { T::new(pdev).__pinned_init(addr_of_mut!((*dev).data))? };
+            // SAFETY: `vdev` is valid; this is the core's own init step.
+            let ret = unsafe { sys::vfio_pci_core_init_dev(vdev) };
+            if ret != 0 {
+                // SAFETY: `data` was initialised above and nothing else references it yet;
+                // `release` will not run for a device whose `init` failed.
+                unsafe { ptr::drop_in_place(addr_of_mut!((*dev).data)) };
+                return Err(Error::from_errno(ret));
+            }
+            Ok(0)
+        })
+    }
+
+    /// `vfio_device_ops.release`: the last reference to the device is gone.
+    unsafe extern "C" fn release(vdev: *mut sys::vfio_device) {
+        let dev = vdev.cast::<Device<T>>();
+        // SAFETY: `init` succeeded for this device, so `data` is initialised; the core calls
+        // `release` once, when nobody can reach the device any more.
+        unsafe { ptr::drop_in_place(addr_of_mut!((*dev).data)) };
+        // SAFETY: undoes `vfio_pci_core_init_dev`; the core frees the memory afterwards.
+        unsafe { sys::vfio_pci_core_release_dev(vdev) };
+    }
+
+    unsafe extern "C" fn open_device(vdev: *mut sys::vfio_device) -> c_int {
+        // SAFETY: the core only calls our ops on devices we allocated, while they are alive.
+        let dev = unsafe { Device::<T>::from_vdev(vdev) };
+        kernel::error::from_result(|| T::open(dev).map(|()| 0))
+    }
+
+    unsafe extern "C" fn close_device(vdev: *mut sys::vfio_device) {
+        // SAFETY: as in `open_device`.
+        T::close(unsafe { Device::<T>::from_vdev(vdev) })
+    }
+
+    unsafe extern "C" fn read(
+        vdev: *mut sys::vfio_device,
+        buf: *mut c_char,
+        count: usize,
+        ppos: *mut i64,
+    ) -> isize {
+        // SAFETY: as in `open_device`; `ppos` points to the file position for this call.
+        let (dev, pos) = unsafe { (Device::<T>::from_vdev(vdev), &mut *ppos) };
+        T::read(dev, buf as UserPtr, count, pos).unwrap_or_else(|e| e.to_errno() as isize)
+    }
+
+    unsafe extern "C" fn write(
+        vdev: *mut sys::vfio_device,
+        buf: *const c_char,
+        count: usize,
+        ppos: *mut i64,
+    ) -> isize {
+        // SAFETY: as in `read`.
+        let (dev, pos) = unsafe { (Device::<T>::from_vdev(vdev), &mut *ppos) };
+        T::write(dev, buf as UserPtr, count, pos).unwrap_or_else(|e| e.to_errno() as isize)
+    }
+
+    unsafe extern "C" fn ioctl(vdev: *mut sys::vfio_device, cmd: c_uint, arg: c_ulong) -> c_long {
+        // SAFETY: as in `open_device`.
+        let dev = unsafe { Device::<T>::from_vdev(vdev) };
+        T::ioctl(dev, cmd, arg).unwrap_or_else(|e| e.to_errno() as isize)
+    }
+
+    unsafe extern "C" fn probe(pdev: *mut sys::pci_dev, _id: *const sys::pci_device_id) -> c_int {
+        kernel::error::from_result(|| {
+            // SAFETY: the PCI core passes a valid device, alive for the whole callback.
+            T::probe(unsafe { PciDev::from_raw(pdev) })?;
+            // SAFETY: `pdev` is valid and its `dev` outlives the VFIO device; OPS is 'static.
+            let vdev = from_err_ptr(unsafe {
+                sys::_vfio_alloc_device(
+                    size_of::<Device<T>>(),
+                    addr_of_mut!((*pdev).dev),
+                    &Self::OPS,
+                )
+            })?;
+            let core = vdev.cast::<sys::vfio_pci_core_device>();
+            // SAFETY: the core's AER handler and our `remove`/`reset_done` find the device
+            // through drvdata, which stays set until `remove`.
+            unsafe { sys::mig_pci_set_drvdata(pdev, core.cast()) };
+            // SAFETY: `core` was fully initialised by `_vfio_alloc_device`.
+            let ret = unsafe { sys::vfio_pci_core_register_device(core) };
+            if ret != 0 {
+                // SAFETY: drops the only reference, which runs `release`.
+                unsafe { sys::mig_vfio_put_device(vdev) };
+                return Err(Error::from_errno(ret));
+            }
+            Ok(0)
+        })
+    }
+
+    unsafe extern "C" fn remove(pdev: *mut sys::pci_dev) {
+        // SAFETY: `probe` succeeded for a bound device, so drvdata is our core device.
+        let core = unsafe { sys::mig_pci_get_drvdata(pdev) }.cast::<sys::vfio_pci_core_device>();
+        // SAFETY: unregistering waits for users to close the device; then our reference is
+        // dropped, which frees it once the core drops its own.
+        unsafe {
+            sys::vfio_pci_core_unregister_device(core);
+            sys::mig_vfio_put_device(addr_of_mut!((*core).vdev));
+        }
+    }
+
+    unsafe extern "C" fn reset_done(pdev: *mut sys::pci_dev) {
+        // SAFETY: the PCI core only calls error handlers of a bound driver, i.e. between our
+        // `probe` and `remove`, where drvdata is our device.
+        let dev = unsafe {
+            Device::<T>::from_vdev(sys::mig_pci_get_drvdata(pdev).cast::<sys::vfio_device>())
+        };
+        T::reset_done(dev)
+    }
+}
+
+/// PCI id table in the layout `modpost` and the PCI core read, terminated by a zero entry.
+#[repr(transparent)]
+pub(crate) struct IdTable<const N: usize>(pub(crate) [sys::pci_device_id; N]);
+
+impl<const N: usize> IdTable<N> {
+    /// Builds a table whose entries match only through `driver_override`, as VFIO variant
+    /// drivers must (`modinfo` shows them as `vfio_pci:` aliases), from (vendor, device) pairs
+    /// in the first `N - 1` slots of `ids`.
+    pub(crate) const fn vfio_override(ids: &[(u16, u16)]) -> Self {
+        const ZERO: sys::pci_device_id = sys::pci_device_id {
+            vendor: 0,
+            device: 0,
+            subvendor: 0,
+            subdevice: 0,
+            class: 0,
+            class_mask: 0,
+            driver_data: 0,
+            override_only: 0,
+        };
+        assert!(ids.len() + 1 == N, "table needs exactly one terminator slot");
+        let mut table = [ZERO; N];
+        let mut i = 0;
+        while i < ids.len() {
+            table[i] = sys::pci_device_id {
+                vendor: ids[i].0 as u32,
+                device: ids[i].1 as u32,
+                subvendor: !0,
+                subdevice: !0,
+                override_only: sys::PCI_ID_F_VFIO_DRIVER_OVERRIDE,
+                ..ZERO
+            };
+            i += 1;
+        }
+        IdTable(table)
+    }
+}
+
+/// A registered PCI driver; unregisters on drop.
+pub(crate) struct Registration {
+    drv: Pin<KBox<Opaque<sys::pci_driver>>>,
+}
+
+// SAFETY: the C driver struct is only touched by the PCI core under its own locking once
+// registered; we keep it only to unregister it.
+unsafe impl Send for Registration {}
+// SAFETY: `&Registration` exposes nothing.
+unsafe impl Sync for Registration {}
+
+impl Registration {
+    /// Registers `T` as a PCI driver matching `ids`.
+    pub(crate) fn new<T: VariantDriver, const N: usize>(
+        ids: &'static IdTable<N>,
+        module: &'static ThisModule,
+    ) -> Result<Self> {
+        let drv = KBox::pin(Opaque::<sys::pci_driver>::uninit(), GFP_KERNEL)?;
+        // SAFETY: writing a fully initialised value into our own, not yet shared allocation.
+        unsafe {
+            drv.get().write(sys::pci_driver {
+                name: T::NAME.as_char_ptr(),
+                id_table: ids.0.as_ptr(),
+                probe: Some(Adapter::<T>::probe),
+                remove: Some(Adapter::<T>::remove),
+                err_handler: &Adapter::<T>::ERR_HANDLERS,
+                // VFIO owns DMA for the device: the driver core must not set up a DMA domain.
+                driver_managed_dma: true,
+                ..Default::default()
+            })
+        };
+        // SAFETY: `drv` is initialised and pinned for as long as it stays registered (until
+        // `drop`); `module` and the name are 'static.
+        to_result(unsafe {
+            sys::__pci_register_driver(
+                drv.get(),
+                module.as_ptr().cast(),
+                T::NAME.as_char_ptr(),
+            )
+        })?;
+        Ok(Registration { drv })
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // SAFETY: registered in `new`; unregistering unbinds every device first.
+        unsafe { sys::pci_unregister_driver(self.drv.get()) }
+    }
+}

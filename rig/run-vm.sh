@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Boots the test kernel in QEMU (q35 + vIOMMU + emulated igb with SR-IOV + a virtio-net peer
+# on the same hub), runs the tests inside (rig/init.sh) and turns the serial console into a
+# verdict: exit 0 only if the VM reached its end marker, no TAP test failed and the kernel
+# logged no warning, lockdep report, oops or hang.
+usage() {
+	cat <<EOF
+usage: rig/run-vm.sh --kernel <builddir> [--module <vfio_ixgbevf_mig.ko>] [--tests <dir>]
+                     [--smoke] [--timeout SECS] [--drivers "drv1 drv2"] [--cmd <script>]
+                     [--log <file>]
+  --kernel   kernel build dir (scripts/build-kernel.sh's last line); modules are taken
+             from <builddir>/../mods
+  --module   our module; empty or absent: not loaded
+  --tests    dir copied to /tests; every executable /tests/*_test runs once per driver
+  --cmd      run this script instead (absolute path in the VM, or relative to /tests)
+  --drivers  drivers the VFs are bound to in turn (default: "vfio_ixgbevf_mig vfio-pci"
+             with --module, "vfio-pci" without)
+  --smoke    add the rig self-test (rig/smoke_test.sh); needs no --tests
+  --timeout  hard limit for the whole VM run, default 600 s
+  --log      serial log file (default: a new file under \$TMPDIR)
+env: MIG_ACCEL=tcg|kvm (default: tcg unless a cached KVM probe boot succeeded),
+     MIG_SMP (vCPUs, default 2), MIG_APPEND (extra kernel command line)
+EOF
+	exit 2
+}
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/scripts/env.sh"
+
+die() { echo "run-vm: $*" >&2; exit 2; }
+
+kdir= module= tests= timeout=600 drivers= cmd= smoke=0 log=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) kdir=${2-}; shift 2 || usage ;;
+	--module) module=${2-}; shift 2 || usage ;;
+	--tests) tests=${2-}; shift 2 || usage ;;
+	--timeout) timeout=${2-}; shift 2 || usage ;;
+	--drivers) drivers=${2-}; shift 2 || usage ;;
+	--cmd) cmd=${2-}; shift 2 || usage ;;
+	--log) log=${2-}; shift 2 || usage ;;
+	--smoke) smoke=1; shift ;;
+	-h|--help) usage ;;
+	*) echo "run-vm: unknown argument $1" >&2; usage ;;
+	esac
+done
+[ -n "$kdir" ] || usage
+bz=$kdir/arch/x86/boot/bzImage
+[ -f "$bz" ] || die "$bz missing (kernel not built?)"
+[ -n "$tests" ] || [ $smoke = 1 ] || [ -n "$cmd" ] || die "need --tests, --cmd or --smoke"
+[[ "$timeout" =~ ^[0-9]+$ ]] || die "bad --timeout $timeout"
+if [ -z "$drivers" ]; then
+	if [ -n "$module" ]; then drivers="vfio_ixgbevf_mig vfio-pci"; else drivers=vfio-pci; fi
+fi
+# These end up in a shell file sourced by init: keep them to harmless characters.
+[[ "$drivers" =~ ^[A-Za-z0-9_\ -]+$ ]] || die "bad --drivers '$drivers'"
+[[ "$cmd" =~ ^[A-Za-z0-9_./-]*$ ]] || die "bad --cmd '$cmd'"
+modname=
+if [ -n "$module" ]; then
+	[ -f "$module" ] || die "module $module not found"
+	modname=$(basename "$module"); modname=${modname%%.ko*}
+fi
+smp=${MIG_SMP:-2}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/rig-vm.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+[ -n "$log" ] || log=$(mktemp "${TMPDIR:-/tmp}/vfio-ixgbevf-mig-vm.$(date +%Y%m%d-%H%M%S).XXXXXX.log")
+: > "$log" || die "cannot write $log"
+
+cat > "$tmp/rig.conf" <<EOF
+RIG_DRIVERS='$drivers'
+RIG_CMD='$cmd'
+RIG_MODULE='$modname'
+EOF
+mkargs=(--kernel "$kdir" --out "$tmp/initramfs.cpio.gz" --conf "$tmp/rig.conf")
+[ -z "$module" ] || mkargs+=(--module "$module")
+[ -z "$tests" ] || mkargs+=(--tests "$tests")
+[ $smoke = 0 ] || mkargs+=(--add "$here/rig/smoke_test.sh:/tests/smoke_test")
+"$here/rig/mkinitramfs.sh" "${mkargs[@]}" || die "initramfs build failed"
+
+append="console=ttyS0 panic=-1 oops=panic intel_iommu=on iommu.strict=1 ${MIG_APPEND:-}"
+qemu_cmd() { # <accel>: sets the array q
+	q=(qemu-system-x86_64 -M q35,kernel-irqchip=split -accel "$1" -smp "$smp" -m 1G
+		-nodefaults -nographic -serial stdio -monitor none -no-reboot
+		-device intel-iommu,intremap=on,caching-mode=on
+		-device pcie-root-port,id=rp0,chassis=1
+		-netdev hubport,id=p0,hubid=0 -device igb,netdev=p0,bus=rp0,mac=52:54:00:00:00:01,romfile=
+		-netdev hubport,id=p1,hubid=0 -device virtio-net-pci,netdev=p1,mac=52:54:00:00:00:02,romfile=
+		-kernel "$bz" -initrd "$tmp/initramfs.cpio.gz")
+}
+
+# Nested KVM dies on this machine (DESIGN.md section 6), so KVM must earn its use: one short
+# probe boot per (QEMU, host kernel, CPU, bzImage), verdict cached.
+probe_kvm() {
+	[ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo tcg; return; }
+	local key f
+	key=$( { qemu-system-x86_64 --version | head -n 1; uname -r
+		grep -m1 'model name' /proc/cpuinfo; sha256sum < "$bz"; } | sha256sum | cut -c1-16)
+	f=$MIG_CACHE/kvm-probe-$key
+	if [ -f "$f" ]; then cat "$f"; return; fi
+	echo "run-vm: probing KVM (one-off, cached in $f)" >&2
+	local verdict=tcg
+	qemu_cmd kvm
+	timeout -k 5 30 "${q[@]}" -append "$append rig.mode=probe" \
+		</dev/null > "$tmp/probe.log" 2>&1
+	grep -q 'RIG:END probe' "$tmp/probe.log" && verdict=kvm
+	mkdir -p "$MIG_CACHE" 2>/dev/null && echo "$verdict" > "$f"
+	echo "$verdict"
+}
+case "${MIG_ACCEL:-}" in
+tcg|kvm) accel=$MIG_ACCEL ;;
+"") if [ -e /dev/kvm ]; then accel=$(probe_kvm); else accel=tcg; fi ;;
+*) die "MIG_ACCEL must be tcg or kvm" ;;
+esac
+
+# Kernel log lines that fail the run no matter what the tests said.
+kpat='WARNING:|BUG:|Oops|possible recursive locking|possible circular locking|INFO: |refcount_t:|Kernel panic|general protection|list_add corruption|list_del corruption|sleeping function called from invalid context|hung_task|blocked for more than|Call Trace:|UBSAN:|kernel BUG at'
+tappat='(^|\] )not ok( |$)'
+
+echo "run-vm: accel=$accel smp=$smp drivers='$drivers' timeout=${timeout}s log=$log"
+fifo=$tmp/serial
+mkfifo "$fifo"
+t0=$EPOCHREALTIME
+qemu_cmd "$accel"
+"${q[@]}" -append "$append" </dev/null > "$fifo" 2>&1 &
+qpid=$!
+exec 3< "$fifo" 4>> "$log"
+
+secs() { echo "${EPOCHREALTIME%.*}"; }
+since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+deadline=$(( $(secs) + timeout ))
+boot= end_line= killed= end_at= poweroff_stuck= running=
+klines=() taplines=() summaries=()
+handle() {
+	local l=${1%$'\r'}
+	printf '%s\n' "$l" >&4
+	printf '%s\n' "$l"
+	case "$l" in
+	*RIG:INIT*) boot=$(since "$t0" "$EPOCHREALTIME") ;;
+	*RIG:RUN*) running=${l#*RIG:RUN } ;;
+	*RIG:SUMMARY*) summaries+=("${l#*RIG:SUMMARY }") ;;
+	*RIG:END*) end_line=${l#*RIG:END }; end_at=$(secs) ;;
+	esac
+	[[ "$l" =~ $tappat ]] && taplines+=("$l")
+	[[ "$l" =~ $kpat ]] && klines+=("$l")
+}
+buf=
+while :; do
+	if IFS= read -r -t 2 -u 3 chunk; then
+		handle "$buf$chunk"
+		buf=
+	else
+		rc=$?
+		if [ $rc -le 128 ]; then
+			[ -z "$buf$chunk" ] || handle "$buf$chunk"
+			break
+		fi
+		buf+=$chunk
+	fi
+	now=$(secs)
+	if [ -z "$killed" ] && [ "$now" -ge "$deadline" ]; then
+		echo "run-vm: timeout after ${timeout}s, killing QEMU"
+		kill -TERM "$qpid" 2>/dev/null
+		killed=$now
+	elif [ -z "$killed" ] && [ -n "$end_at" ] && [ $((now - end_at)) -ge 30 ]; then
+		echo "run-vm: VM still running 30 s after its end marker, killing QEMU"
+		kill -TERM "$qpid" 2>/dev/null
+		killed=$now poweroff_stuck=1
+	elif [ -n "$killed" ] && [ $((now - killed)) -ge 5 ]; then
+		kill -KILL "$qpid" 2>/dev/null
+	fi
+done
+wait "$qpid"
+qrc=$?
+exec 3<&- 4>&-
+elapsed=$(since "$t0" "$EPOCHREALTIME")
+
+# Verdict.
+reasons=()
+if [ -z "$end_line" ]; then
+	if [ -n "$killed" ]; then
+		reasons+=("no end marker: timed out${running:+ while running $running}")
+	else
+		reasons+=("no end marker: VM stopped early (QEMU status $qrc; panic or failed boot?)${running:+ last test: $running}")
+	fi
+fi
+[ -z "$poweroff_stuck" ] || reasons+=("VM did not power off after the tests (device shutdown hang?)")
+[ ${#taplines[@]} = 0 ] || reasons+=("${#taplines[@]} TAP 'not ok' line(s)")
+[ ${#klines[@]} = 0 ] || reasons+=("${#klines[@]} kernel log line(s) with warnings/errors")
+
+get() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<< "$2"; }
+echo
+echo "==== run-vm summary ===="
+echo "log: $log"
+if [ ${#taplines[@]} -gt 0 ]; then
+	echo "failed TAP lines:"
+	printf '  %s\n' "${taplines[@]}"
+fi
+if [ ${#klines[@]} -gt 0 ]; then
+	echo "kernel log problems (context in the log):"
+	printf '  %s\n' "${klines[@]}"
+fi
+tp=0 tf=0 ts=0
+for s in ${summaries[@]+"${summaries[@]}"}; do
+	p=$(get pass "$s") f=$(get fail "$s") k=$(get skip "$s")
+	echo "$(get group "$s"): $p passed, $f failed, $k skipped"
+	tp=$((tp + p)) tf=$((tf + f)) ts=$((ts + k))
+done
+# A VM that died mid-test still failed, even if no summary counted it.
+[ -n "$end_line" ] || [ $tf -gt 0 ] || tf=1
+echo "boot: ${boot:-n/a} s to init (QEMU start -> RIG:INIT), whole run ${elapsed} s, accel=$accel"
+echo "vm: $tp passed, $tf failed, $ts skipped"
+if [ ${#reasons[@]} = 0 ] && [ $tf = 0 ]; then
+	echo "run-vm: PASS"
+	exit 0
+fi
+printf 'run-vm: FAIL: %s\n' "${reasons[@]:-TAP failures}"
+exit 1

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Installs the toolchain, builds (or reuses) the test kernel, then builds the module and the
+# selftests against it. Prints the kernel build dir on the last line of stdout.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/scripts/env.sh"
+bash "$here/scripts/install-deps.sh" >&2
+kdir=$(bash "$here/scripts/build-kernel.sh" | tail -n 1)
+[ -f "$kdir/arch/x86/boot/bzImage" ] || { echo "build-all: no kernel at $kdir" >&2; exit 1; }
+cat "$kdir/../build-time" >&2 2>/dev/null || true
+# uapi headers for the selftests; cheap, and kept inside the cached tree.
+[ -f "$kdir/../headers/include/linux/vfio.h" ] ||
+	make -C "$kdir" "${KMAKE_FLAGS[@]}" INSTALL_HDR_PATH="$kdir/../headers" headers_install >/dev/null
+make -C "$here" KDIR="$kdir" modules >&2
+make -C "$here/selftests" KHDR="$kdir/../headers/include" OUT="$here/selftests/out" >&2
+echo "$kdir"

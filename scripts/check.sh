@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# `make check`: host unit tests of the pure core, then the VM selftest suite run twice, with the
+# VFs bound to vfio_ixgbevf_mig and to plain vfio-pci. Exit status is the suite's verdict.
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/scripts/env.sh"
+kdir=$(bash "$here/scripts/build-all.sh" | tail -n 1) || { echo "check: build failed" >&2; exit 1; }
+
+fail=0
+echo "== host: cargo test (pure core)"
+host_log=$(mktemp)
+cargo test --manifest-path "$here/hostcore/Cargo.toml" 2>&1 | tee "$host_log" || fail=1
+hp=$(awk '/^test result:/{for(i=1;i<=NF;i++){if($(i+1)~/^passed/)p+=$i; if($(i+1)~/^failed/)f+=$i}} END{print p+0, f+0}' "$host_log")
+rm -f "$host_log"
+
+echo "== vm: selftests against vfio_ixgbevf_mig and vfio-pci"
+vm_log=$(mktemp)
+bash "$here/rig/run-vm.sh" --kernel "$kdir" \
+	--module "$here/drivers/vfio_ixgbevf_mig/vfio_ixgbevf_mig.ko" \
+	--tests "$here/selftests/out" --drivers "vfio_ixgbevf_mig vfio-pci" \
+	--timeout "${MIG_VM_TIMEOUT:-900}" 2>&1 | tee "$vm_log"
+vm_rc=${PIPESTATUS[0]}
+[ "$vm_rc" = 0 ] || fail=1
+vp=$(awk '/^vm: [0-9]+ passed, [0-9]+ failed/{p+=$2; f+=$4} END{print p+0, f+0}' "$vm_log")
+rm -f "$vm_log"
+
+set -- $hp $vp
+echo "== summary: host $1 passed, $2 failed; vm $3 passed, $4 failed (vm rc=$vm_rc)"
+[ "$vm_rc" = 0 ] || [ "$4" != 0 ] || set -- "$1" "$2" "$3" 1
+echo "$(( $1 + $3 )) passed, $(( $2 + $4 )) failed"
+exit $fail

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Installs every tool the rig needs from Debian (bookworm, -security, -backports) and crates.io.
+# Idempotent: a warm machine skips what it already has.
+set -euo pipefail
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+
+bp=/etc/apt/sources.list.d/bookworm-backports.list
+if [ ! -f "$bp" ]; then
+	echo "deb http://deb.debian.org/debian bookworm-backports main" | $SUDO tee "$bp" >/dev/null
+fi
+
+pkgs=(linux-source-6.12 rustc-web rust-web-src clang lld llvm libclang-dev busybox-static
+      bc bison flex libelf-dev libssl-dev cpio xz-utils zstd kmod iproute2 pahole python3 gcc make)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+qemu_ok=0
+if dpkg -s qemu-system-x86 >/dev/null 2>&1 && qemu-system-x86_64 -device help 2>/dev/null | grep -q '"igb"'; then
+	qemu_ok=1
+fi
+if [ ${#missing[@]} -gt 0 ] || [ $qemu_ok = 0 ]; then
+	$SUDO apt-get update -q
+	[ ${#missing[@]} -gt 0 ] && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+	if [ $qemu_ok = 0 ]; then
+		$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+			-t bookworm-backports qemu-system-x86 qemu-system-data ipxe-qemu seabios
+	fi
+fi
+qemu-system-x86_64 -device help 2>/dev/null | grep -q '"igb"' || { echo "install-deps: qemu-system-x86_64 lacks the igb device (need QEMU >= 8 from bookworm-backports)" >&2; exit 1; }
+
+BINDGEN_VERSION=0.69.5
+if ! { [ -x "$HOME/.cargo/bin/bindgen" ] && "$HOME/.cargo/bin/bindgen" --version | grep -q " $BINDGEN_VERSION"; }; then
+	cargo install --locked --version "$BINDGEN_VERSION" bindgen-cli
+fi
+echo "install-deps: ok"
