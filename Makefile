@@ -7,7 +7,8 @@
 .PHONY: all modules clean check host-test vm-test demo kernel deps selftests clippy fmt
 
 KDIR ?= $(shell bash scripts/build-kernel.sh --print 2>/dev/null)
-KMAKE := $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 RUSTC=/usr/bin/rustc BINDGEN=$(HOME)/.cargo/bin/bindgen
+KMAKE := $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 RUSTC=/usr/bin/rustc BINDGEN=$(HOME)/.cargo/bin/bindgen \
+	CLIPPY_DRIVER=/usr/bin/clippy-driver
 
 all: modules
 

@@ -12,7 +12,7 @@ if [ ! -f "$bp" ]; then
 	echo "deb http://deb.debian.org/debian bookworm-backports main" | $SUDO tee "$bp" >/dev/null
 fi
 
-pkgs=(linux-source-6.12 rustc-web rust-web-src clang lld llvm libclang-dev busybox-static
+pkgs=(linux-source-6.12 rustc-web rust-web-src rust-web-clippy clang lld llvm libclang-dev busybox-static
       bc bison flex libelf-dev libssl-dev cpio xz-utils zstd kmod iproute2 pahole python3 gcc make)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -538,8 +538,14 @@ static void tx_to_peer(struct __test_metadata *_metadata,
 
 	if (!ifname || !*ifname)
 		SKIP(return, "PEER_IF not set");
+	if (self->sock >= 0)
+		close(self->sock);
 	self->sock = peer_open(ifname, &peer);
-XX, mac_str(self->drv.mac),
+	ASSERT_LE(0, self->sock) TH_LOG("peer socket on %s: %s", ifname,
+					strerror(-self->sock));
+	if (!self->drv_up)
+		DRV_UP(self);
+	TH_LOG("VF %s -> peer %s (%s), %u frames", mac_str(self->drv.mac),
 	       ifname, mac_str(peer.mac), n);
 
 	for (unsigned int s = 0; s < n; s++) {
@@ -592,10 +598,13 @@ static void rx_from_peer(struct __test_metadata *_metadata,
 
 	if (!ifname || !*ifname)
 		SKIP(return, "PEER_IF not set");
+	if (self->sock >= 0)
+		close(self->sock);
 	self->sock = peer_open(ifname, &peer);
 	ASSERT_LE(0, self->sock) TH_LOG("peer socket on %s: %s", ifname,
 					strerror(-self->sock));
-	DRV_UP(self);
+	if (!self->drv_up)
+		DRV_UP(self);
 	TH_LOG("peer %s (%s) -> VF %s, %u frames", ifname, mac_str(peer.mac),
 	       mac_str(self->drv.mac), n);
 
@@ -658,6 +667,54 @@ TEST_F_TIMEOUT(vf, dma_tx_ring_wrap, 180)
 TEST_F_TIMEOUT(vf, dma_rx_ring_wrap, 180)
 {
 	rx_from_peer(_metadata, self, 3 * IGBVF_RING_SIZE + 7, 24);
+}
+
+/*
+ * Same traffic with every register access through pread/pwrite on the device
+ * fd: the path a variant driver's trapped BAR pages (RX tail) take.
+ */
+TEST_F_TIMEOUT(vf, dma_tx_trapped_bar, 180)
+{
+	self->dev.bar0_force_rw = true;
+	tx_to_peer(_metadata, self, IGBVF_RING_SIZE + 5);
+}
+
+TEST_F_TIMEOUT(vf, dma_rx_trapped_bar, 180)
+{
+	self->dev.bar0_force_rw = true;
+	rx_from_peer(_metadata, self, 2 * IGBVF_RING_SIZE + 5, 16);
+}
+
+/*
+ * MAC assigned by the admin on the PF: VF_RESET answers ACK + that MAC, the
+ * PF refuses a VF-proposed one (untrusted VF), and traffic to it arrives.
+ */
+TEST_F_TIMEOUT(vf, pf_assigned_mac, 120)
+{
+	static const uint8_t admin[6] = { 0x02, 0x4d, 0x49, 0x47, 0x00, 0x01 };
+	static const uint8_t other[6] = { 0x02, 0x4d, 0x49, 0x47, 0x00, 0x02 };
+	const char *pf_if = getenv("PF_IF");
+	const char *peer_if = getenv("PEER_IF");
+	int idx, ret;
+
+	if (!pf_if || !*pf_if)
+		SKIP(return, "PF_IF not set");
+	idx = vf_index(self->bdf);
+	ASSERT_LE(0, idx) TH_LOG("no physfn/virtfnN link for %s", self->bdf);
+	ret = pf_set_vf_mac(pf_if, idx, admin);
+	ASSERT_EQ(0, ret) TH_LOG("ip link set %s vf %d mac: status %d (iproute2 ip needed)",
+				 pf_if, idx, ret);
+	self->pf_if = pf_if;
+	self->pf_mac_vf = idx;
+
+	DRV_UP(self);
+	EXPECT_TRUE(self->drv.mac_from_pf);
+	EXPECT_EQ(0, memcmp(admin, self->drv.mac, 6))
+		TH_LOG("VF %d got %s", idx, mac_str(self->drv.mac));
+	EXPECT_EQ(-EPERM, igbvf_set_mac(&self->drv, other)) TH_LOG("%s", self->drv.err);
+	EXPECT_EQ(0, memcmp(admin, self->drv.mac, 6));
+	if (peer_if && *peer_if)
+		rx_from_peer(_metadata, self, 8, 8);
 }
 
 /* VFIO_DEVICE_RESET (FLR) stops the queues; the VF works again after init. */

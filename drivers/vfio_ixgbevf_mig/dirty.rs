@@ -30,8 +30,7 @@ impl Trap {
     /// A 32-bit write to BAR0 `offset` is about to be forwarded to the device.
     pub(crate) fn bar0_write(&self, model: &VfModel, offset: u32) {
         if let Some(RegRef::Queue {
-            reg: QueueReg::Rdt,
-            ..
+            reg: QueueReg::Rdt, ..
         }) = model.regs().locate(u64::from(offset))
         {
             self.rx_tail_writes.fetch_add(1, Ordering::Relaxed);

@@ -56,8 +56,10 @@ struct MigModule {
 
 impl kernel::Module for MigModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        let driver =
-            vfio::Registration::new::<MigDevice, _>(&__mod_pci__vfio_ixgbevf_mig_ids_device_table, module)?;
+        let driver = vfio::Registration::new::<MigDevice, _>(
+            &__mod_pci__vfio_ixgbevf_mig_ids_device_table,
+            module,
+        )?;
         Ok(MigModule { _driver: driver })
     }
 }

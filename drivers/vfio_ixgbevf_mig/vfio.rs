@@ -109,7 +109,9 @@ fn to_count(ret: isize) -> Result<isize> {
     if ret < 0 {
         // CAST: errnos are small negative numbers; anything else becomes EINVAL in
         // `from_errno`.
-        Err(Error::from_errno(ret.try_into().unwrap_or(EINVAL.to_errno())))
+        Err(Error::from_errno(
+            ret.try_into().unwrap_or(EINVAL.to_errno()),
+        ))
     } else {
         Ok(ret)
     }
@@ -169,9 +171,7 @@ impl CoreDevice {
     /// The core's `write` handler for every region.
     pub(crate) fn write(&self, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
         // SAFETY: as in `read`.
-        to_count(unsafe {
-            sys::vfio_pci_core_write(self.vdev(), buf as *const c_char, count, pos)
-        })
+        to_count(unsafe { sys::vfio_pci_core_write(self.vdev(), buf as *const c_char, count, pos) })
     }
 
     /// The core's ioctl handler (device info, regions, irqs, reset, ...).
@@ -282,8 +282,18 @@ impl<T: VariantDriver> Adapter<T> {
 
     /// `vfio_device_ops.init`: runs inside `_vfio_alloc_device` on zeroed memory of
     /// `size_of::<Device<T>>()` bytes.
+    ///
+    /// # Safety
+    ///
+    /// Only the VFIO core calls this, through [`Self::OPS`], with a `vfio_device` this adapter
+    /// allocated in `probe` and valid pointer arguments for the duration of the call.
     unsafe extern "C" fn init(vdev: *mut sys::vfio_device) -> c_int {
-        const { assert!(align_of::<Device<T>>() <= 8, "kvzalloc only guarantees 8 bytes") };
+        const {
+            assert!(
+                align_of::<Device<T>>() <= 8,
+                "kvzalloc only guarantees 8 bytes"
+            )
+        };
         kernel::error::from_result(|| {
             let dev = vdev.cast::<Device<T>>();
             // SAFETY: the core calls `init` with the device it is allocating; its `dev` is the
@@ -305,6 +315,11 @@ impl<T: VariantDriver> Adapter<T> {
     }
 
     /// `vfio_device_ops.release`: the last reference to the device is gone.
+    ///
+    /// # Safety
+    ///
+    /// Only the VFIO core calls this, through [`Self::OPS`], with a `vfio_device` this adapter
+    /// allocated in `probe` and valid pointer arguments for the duration of the call.
     unsafe extern "C" fn release(vdev: *mut sys::vfio_device) {
         let dev = vdev.cast::<Device<T>>();
         // SAFETY: `init` succeeded for this device, so `data` is initialised; the core calls
@@ -314,17 +329,35 @@ impl<T: VariantDriver> Adapter<T> {
         unsafe { sys::vfio_pci_core_release_dev(vdev) };
     }
 
+    /// `vfio_device_ops.open_device` trampoline.
+    ///
+    /// # Safety
+    ///
+    /// Only the VFIO core calls this, through [`Self::OPS`], with a `vfio_device` this adapter
+    /// allocated in `probe` and valid pointer arguments for the duration of the call.
     unsafe extern "C" fn open_device(vdev: *mut sys::vfio_device) -> c_int {
         // SAFETY: the core only calls our ops on devices we allocated, while they are alive.
         let dev = unsafe { Device::<T>::from_vdev(vdev) };
         kernel::error::from_result(|| T::open(dev).map(|()| 0))
     }
 
+    /// `vfio_device_ops.close_device` trampoline.
+    ///
+    /// # Safety
+    ///
+    /// Only the VFIO core calls this, through [`Self::OPS`], with a `vfio_device` this adapter
+    /// allocated in `probe` and valid pointer arguments for the duration of the call.
     unsafe extern "C" fn close_device(vdev: *mut sys::vfio_device) {
         // SAFETY: as in `open_device`.
         T::close(unsafe { Device::<T>::from_vdev(vdev) })
     }
 
+    /// `vfio_device_ops.read` trampoline.
+    ///
+    /// # Safety
+    ///
+    /// Only the VFIO core calls this, through [`Self::OPS`], with a `vfio_device` this adapter
+    /// allocated in `probe` and valid pointer arguments for the duration of the call.
     unsafe extern "C" fn read(
         vdev: *mut sys::vfio_device,
         buf: *mut c_char,
@@ -336,6 +369,12 @@ impl<T: VariantDriver> Adapter<T> {
         T::read(dev, buf as UserPtr, count, pos).unwrap_or_else(|e| e.to_errno() as isize)
     }
 
+    /// `vfio_device_ops.write` trampoline.
+    ///
+    /// # Safety
+    ///
+    /// Only the VFIO core calls this, through [`Self::OPS`], with a `vfio_device` this adapter
+    /// allocated in `probe` and valid pointer arguments for the duration of the call.
     unsafe extern "C" fn write(
         vdev: *mut sys::vfio_device,
         buf: *const c_char,
@@ -347,12 +386,24 @@ impl<T: VariantDriver> Adapter<T> {
         T::write(dev, buf as UserPtr, count, pos).unwrap_or_else(|e| e.to_errno() as isize)
     }
 
+    /// `vfio_device_ops.ioctl` trampoline.
+    ///
+    /// # Safety
+    ///
+    /// Only the VFIO core calls this, through [`Self::OPS`], with a `vfio_device` this adapter
+    /// allocated in `probe` and valid pointer arguments for the duration of the call.
     unsafe extern "C" fn ioctl(vdev: *mut sys::vfio_device, cmd: c_uint, arg: c_ulong) -> c_long {
         // SAFETY: as in `open_device`.
         let dev = unsafe { Device::<T>::from_vdev(vdev) };
         T::ioctl(dev, cmd, arg).unwrap_or_else(|e| e.to_errno() as isize)
     }
 
+    /// `pci_driver.probe` trampoline.
+    ///
+    /// # Safety
+    ///
+    /// Only the PCI core calls this, through the `pci_driver` or `pci_error_handlers` this
+    /// adapter registered, with a valid `pci_dev` for the duration of the call.
     unsafe extern "C" fn probe(pdev: *mut sys::pci_dev, _id: *const sys::pci_device_id) -> c_int {
         kernel::error::from_result(|| {
             // SAFETY: the PCI core passes a valid device, alive for the whole callback.
@@ -380,6 +431,12 @@ impl<T: VariantDriver> Adapter<T> {
         })
     }
 
+    /// `pci_driver.remove` trampoline.
+    ///
+    /// # Safety
+    ///
+    /// Only the PCI core calls this, through the `pci_driver` or `pci_error_handlers` this
+    /// adapter registered, with a valid `pci_dev` for the duration of the call.
     unsafe extern "C" fn remove(pdev: *mut sys::pci_dev) {
         // SAFETY: `probe` succeeded for a bound device, so drvdata is our core device.
         let core = unsafe { sys::mig_pci_get_drvdata(pdev) }.cast::<sys::vfio_pci_core_device>();
@@ -391,6 +448,12 @@ impl<T: VariantDriver> Adapter<T> {
         }
     }
 
+    /// `pci_error_handlers.reset_done` trampoline.
+    ///
+    /// # Safety
+    ///
+    /// Only the PCI core calls this, through the `pci_driver` or `pci_error_handlers` this
+    /// adapter registered, with a valid `pci_dev` for the duration of the call.
     unsafe extern "C" fn reset_done(pdev: *mut sys::pci_dev) {
         // SAFETY: the PCI core only calls error handlers of a bound driver, i.e. between our
         // `probe` and `remove`, where drvdata is our device.
@@ -420,7 +483,10 @@ impl<const N: usize> IdTable<N> {
             driver_data: 0,
             override_only: 0,
         };
-        assert!(ids.len() + 1 == N, "table needs exactly one terminator slot");
+        assert!(
+            ids.len() + 1 == N,
+            "table needs exactly one terminator slot"
+        );
         let mut table = [ZERO; N];
         let mut i = 0;
         while i < ids.len() {
@@ -472,11 +538,7 @@ impl Registration {
         // SAFETY: `drv` is initialised and pinned for as long as it stays registered (until
         // `drop`); `module` and the name are 'static.
         to_result(unsafe {
-            sys::__pci_register_driver(
-                drv.get(),
-                module.as_ptr().cast(),
-                T::NAME.as_char_ptr(),
-            )
+            sys::__pci_register_driver(drv.get(), module.as_ptr().cast(), T::NAME.as_char_ptr())
         })?;
         Ok(Registration { drv })
     }
