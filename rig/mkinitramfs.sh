@@ -6,7 +6,7 @@
 #
 # Usage: rig/mkinitramfs.sh --kernel <builddir> --out <file> [--module <ko>] [--tests <dir>]
 #                           [--conf <file>] [--add <src>:<dst>]...
-set -euo pipefail
+set -eEuo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 die() { echo "mkinitramfs: $*" >&2; exit 1; }

@@ -28,6 +28,11 @@ int mig_pci_vf_id(struct pci_dev *pdev)
 	return pci_iov_vf_id(pdev);
 }
 
+u64 mig_pci_resource_len(struct pci_dev *pdev, int bar)
+{
+	return pci_resource_len(pdev, bar);
+}
+
 const char *mig_dev_driver_name(struct device *dev)
 {
 	return dev->driver ? dev->driver->name : NULL;

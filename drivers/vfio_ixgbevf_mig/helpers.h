@@ -13,6 +13,7 @@ struct pci_dev *mig_to_pci_dev(struct device *dev);
 struct pci_dev *mig_pci_physfn(struct pci_dev *pdev);
 bool mig_pci_is_virtfn(struct pci_dev *pdev);
 int mig_pci_vf_id(struct pci_dev *pdev);
+u64 mig_pci_resource_len(struct pci_dev *pdev, int bar);
 const char *mig_dev_driver_name(struct device *dev);
 const char *mig_pci_name(struct pci_dev *pdev);
 void *mig_pci_get_drvdata(struct pci_dev *pdev);

@@ -7,7 +7,8 @@
 //! one backend per family. Today a backend identifies the PF and checks it is driven by the
 //! driver whose exports the migration code will call.
 
-use crate::pure::family::{Family, VfModel};
+use crate::pure::family::{Family, Refusal, VfModel};
+use crate::pure::regs::BAR0_SIZE;
 use crate::vfio::PciDev;
 use kernel::{c_str, prelude::*, str::CStr};
 
@@ -50,27 +51,35 @@ pub(crate) fn backend(family: Family) -> &'static dyn PfOps {
 
 /// Decides whether `pdev` is a VF this driver supports; refusals are logged with the reason.
 pub(crate) fn identify(pdev: &PciDev) -> Result {
-    let Some(model) = VfModel::from_ids(pdev.vendor(), pdev.device()) else {
-        pr_err!(
-            "{}: device {:04x}:{:04x} is not a supported Intel VF; not binding\n",
-            pdev.name(),
-            pdev.vendor(),
-            pdev.device()
-        );
-        return Err(ENODEV);
-    };
-    let vf_id = match (pdev.is_virtfn(), pdev.vf_id()) {
-        (true, Some(id)) => id,
-        _ => {
-            pr_err!(
-                "{}: {} id but not an SR-IOV virtual function (a PF or a device assigned without \
-                 its PF); not binding\n",
-                pdev.name(),
-                model.name
-            );
+    let (vendor, device) = (pdev.vendor(), pdev.device());
+    let model = match VfModel::probe(vendor, device, pdev.is_virtfn(), pdev.resource_len(0)) {
+        Ok(model) => model,
+        Err(why) => {
+            match why {
+                Refusal::UnsupportedId => pr_err!(
+                    "{}: device {:04x}:{:04x} is not a supported Intel VF; not binding\n",
+                    pdev.name(),
+                    vendor,
+                    device
+                ),
+                Refusal::NotVirtfn => pr_err!(
+                    "{}: {:04x}:{:04x} is not an SR-IOV virtual function (a VF id on a PF, or \
+                     a VF without its PF); not binding\n",
+                    pdev.name(),
+                    vendor,
+                    device
+                ),
+                Refusal::Bar0TooSmall(len) => pr_err!(
+                    "{}: BAR0 is {} bytes, the VF register map needs {}; not binding\n",
+                    pdev.name(),
+                    len,
+                    BAR0_SIZE
+                ),
+            }
             return Err(ENODEV);
         }
     };
+    let vf_id = pdev.vf_id().ok_or(ENODEV)?;
     let pf = pdev.physfn();
     let ops = backend(model.family);
     match pf.driver_name() {

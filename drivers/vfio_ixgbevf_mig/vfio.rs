@@ -76,6 +76,12 @@ impl PciDev {
         u16::try_from(id).ok()
     }
 
+    /// Length of BAR `bar` in bytes (0 when absent).
+    pub(crate) fn resource_len(&self, bar: i32) -> u64 {
+        // SAFETY: the device is valid (type invariant); the helper reads its resource table.
+        unsafe { sys::mig_pci_resource_len(self.as_raw(), bar) }
+    }
+
     /// The physical function: the PF for a VF, the device itself otherwise.
     pub(crate) fn physfn(&self) -> &PciDev {
         // SAFETY: the device is valid (type invariant). A VF holds a reference on its PF for

@@ -157,6 +157,39 @@ impl VfModel {
     }
 }
 
+/// Why probe refuses a PCI function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The vendor/device pair is not in [`SUPPORTED`].
+    UnsupportedId,
+    /// A supported id on a function that is not an SR-IOV VF (say, a VF handed to a nested
+    /// guest without its PF): the PF-side work of this driver would have no PF to talk to.
+    NotVirtfn,
+    /// BAR0 is smaller than the register map this driver accesses; holds the BAR length.
+    Bar0TooSmall(u64),
+}
+
+impl VfModel {
+    /// Probe's decision for a function with these ids, SR-IOV role and BAR0 length.
+    pub const fn probe(
+        vendor: u16,
+        device: u16,
+        is_virtfn: bool,
+        bar0_len: u64,
+    ) -> Result<VfModel, Refusal> {
+        let Some(model) = VfModel::from_ids(vendor, device) else {
+            return Err(Refusal::UnsupportedId);
+        };
+        if !is_virtfn {
+            return Err(Refusal::NotVirtfn);
+        }
+        if bar0_len < super::regs::BAR0_SIZE as u64 {
+            return Err(Refusal::Bar0TooSmall(bar0_len));
+        }
+        Ok(model)
+    }
+}
+
 /// Checks the table's invariants: unique device ids, at least one queue, and every geometry
 /// within its family's register map.
 const fn supported_table_is_sane() -> bool {
@@ -189,6 +222,35 @@ const _: () = assert!(supported_table_is_sane());
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn probe_accepts_supported_vfs_and_refuses_the_rest() {
+        let m = VfModel::probe(0x8086, 0x10CA, true, 0x4000).unwrap();
+        assert_eq!(m.family, Family::Igb);
+        assert_eq!(
+            VfModel::probe(0x8086, 0x10C9, false, 0x20000),
+            Err(Refusal::UnsupportedId)
+        );
+        assert_eq!(
+            VfModel::probe(0x8087, 0x10CA, true, 0x4000),
+            Err(Refusal::UnsupportedId)
+        );
+        assert_eq!(
+            VfModel::probe(0x1b36, 0x0005, false, 0x1000),
+            Err(Refusal::UnsupportedId)
+        );
+        assert_eq!(
+            VfModel::probe(0x8086, 0x10ED, false, 0x4000),
+            Err(Refusal::NotVirtfn)
+        );
+        assert_eq!(
+            VfModel::probe(0x8086, 0x1520, true, 0x1000),
+            Err(Refusal::Bar0TooSmall(0x1000))
+        );
+        for m in SUPPORTED {
+            assert_eq!(VfModel::probe(m.vendor, m.device, true, 0x4000), Ok(m));
+        }
+    }
 
     #[test]
     fn every_listed_id_is_found() {
