@@ -79,7 +79,7 @@ mkargs=(--kernel "$kdir" --out "$tmp/initramfs.cpio.gz" --conf "$tmp/rig.conf")
 [ $smoke = 0 ] || mkargs+=(--add "$here/rig/smoke_test.sh:/tests/smoke_test")
 "$here/rig/mkinitramfs.sh" "${mkargs[@]}" || die "initramfs build failed"
 
-append="console=ttyS0 panic=-1 oops=panic intel_iommu=on iommu.strict=1 ${MIG_APPEND:-}"
+append="console=ttyS0 panic=-1 oops=panic no_timer_check intel_iommu=on iommu.strict=1 ${MIG_APPEND:-}"
 qemu_cmd() { # <accel>: sets the array q
 	q=(qemu-system-x86_64 -M q35,kernel-irqchip=split -accel "$1" -smp "$smp" -m 1G
 		-nodefaults -nographic -serial stdio -monitor none -no-reboot

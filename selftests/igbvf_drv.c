@@ -264,6 +264,18 @@ bool igbvf_link_up(struct igbvf *vf)
 	return rd32(vf, IGBVF_STATUS) & IGBVF_STATUS_LU;
 }
 
+bool igbvf_wait_link(struct igbvf *vf, unsigned int timeout_ms)
+{
+	uint64_t end = now_ms() + timeout_ms;
+
+	while (!igbvf_link_up(vf)) {
+		if (now_ms() >= end)
+			return false;
+		usleep(1000);
+	}
+	return true;
+}
+
 void igbvf_rings_disable(struct igbvf *vf)
 {
 	wr32(vf, IGBVF_RXDCTL, 0);
@@ -348,7 +360,16 @@ int igbvf_init(struct igbvf *vf, struct vfio_dev *dev, uint64_t iova)
 	ret = igbvf_reset(vf);
 	if (ret)
 		return ret;
-	return igbvf_rings_setup(vf);
+	ret = igbvf_rings_setup(vf);
+	if (ret)
+		return ret;
+	/*
+	 * Right after the PF netdev comes up its link is still negotiating;
+	 * frames sent before would be held back or lost. Not fatal: a test
+	 * that needs the link reports it with its own diagnostics.
+	 */
+	igbvf_wait_link(vf, IGBVF_WAIT_MS);
+	return 0;
 }
 
 void igbvf_fini(struct igbvf *vf)

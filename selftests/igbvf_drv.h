@@ -90,6 +90,7 @@ int igbvf_mbx_send(struct igbvf *vf, const uint32_t *msg, unsigned int n);
 int igbvf_mbx_recv(struct igbvf *vf, uint32_t *msg, unsigned int n);
 int igbvf_set_mac(struct igbvf *vf, const uint8_t mac[6]);
 bool igbvf_link_up(struct igbvf *vf);
+bool igbvf_wait_link(struct igbvf *vf, unsigned int timeout_ms);
 
 /* Queue one frame (copied into the TX buffer). 0 or -errno (-ENOSPC). */
 int igbvf_tx(struct igbvf *vf, const void *frame, size_t len);
