@@ -87,6 +87,7 @@ qemu_cmd() { # <accel>: sets the array q
 		-device pcie-root-port,id=rp0,chassis=1
 		-netdev hubport,id=p0,hubid=0 -device igb,netdev=p0,bus=rp0,mac=52:54:00:00:00:01,romfile=
 		-netdev hubport,id=p1,hubid=0 -device virtio-net-pci,netdev=p1,mac=52:54:00:00:00:02,romfile=
+		-device pci-testdev
 		-kernel "$bz" -initrd "$tmp/initramfs.cpio.gz")
 }
 
