@@ -37,6 +37,10 @@
 /* Mailbox message words (igb PF <-> igbvf protocol) */
 #define MSG_VF_RESET		0x01
 #define MSG_VF_SET_MAC_ADDR	0x02
+#define MSG_VF_SET_MULTICAST	0x03
+#define MSG_VF_SET_VLAN		0x04
+#define MSG_INFO_SHIFT		16
+#define MAX_MC			30
 #define MSG_ACK			0x80000000u
 #define MSG_NACK		0x40000000u
 #define MSG_TYPE_MASK		0xFFFFu
@@ -51,6 +55,7 @@
 #define TXD_STAT_DD	0x1u
 #define RXD_STAT_DD	0x1u
 #define RXD_STAT_EOP	0x2u
+#define RXD_STAT_VP	0x8u
 #define RXD_ERR_MASK	0xF7000000u	/* CE SE SEQ CXE TCPE IPE RXE */
 
 #define SRRCTL_BSIZEPKT_SHIFT	10	/* in KiB units */
@@ -221,6 +226,54 @@ int igbvf_set_mac(struct igbvf *vf, const uint8_t mac[6])
 	return 0;
 }
 
+/* Hash of a group address as igbvf computes it (12-bit MTA index). */
+static uint16_t mc_hash(const uint8_t a[6])
+{
+	return ((a[4] >> 4) | ((uint16_t)a[5] << 4)) & 0xfff;
+}
+
+int igbvf_set_multicast(struct igbvf *vf, const uint8_t (*addrs)[6],
+			unsigned int n)
+{
+	uint32_t msg[MBX_WORDS] = {};
+	uint16_t *hashes = (uint16_t *)&msg[1];
+	int ret;
+
+	if (n > MAX_MC)
+		return vf_fail(vf, EINVAL, "at most %d multicast addresses", MAX_MC);
+	msg[0] = MSG_VF_SET_MULTICAST | (n << MSG_INFO_SHIFT);
+	for (unsigned int i = 0; i < n; i++)
+		hashes[i] = htole16(mc_hash(addrs[i]));
+	ret = igbvf_mbx_send(vf, msg, MBX_WORDS);
+	if (ret)
+		return ret;
+	ret = mbx_recv_reply(vf, MSG_VF_SET_MULTICAST, msg, 1);
+	if (ret)
+		return ret;
+	if (!(msg[0] & MSG_ACK))
+		return vf_fail(vf, EPERM, "PF refused multicast list (reply 0x%x)",
+			       msg[0]);
+	return 0;
+}
+
+int igbvf_set_vlan(struct igbvf *vf, uint16_t vid, bool add)
+{
+	uint32_t msg[2] = { MSG_VF_SET_VLAN | ((uint32_t)add << MSG_INFO_SHIFT),
+			    vid };
+	int ret;
+
+	ret = igbvf_mbx_send(vf, msg, 2);
+	if (ret)
+		return ret;
+	ret = mbx_recv_reply(vf, MSG_VF_SET_VLAN, msg, 1);
+	if (ret)
+		return ret;
+	if (!(msg[0] & MSG_ACK))
+		return vf_fail(vf, EPERM, "PF refused VLAN %u (reply 0x%x)", vid,
+			       msg[0]);
+	return 0;
+}
+
 int igbvf_reset(struct igbvf *vf)
 {
 	uint32_t msg[3] = { MSG_VF_RESET, 0, 0 };
@@ -372,6 +425,11 @@ int igbvf_init(struct igbvf *vf, struct vfio_dev *dev, uint64_t iova)
 	return 0;
 }
 
+void igbvf_move(struct igbvf *vf, struct vfio_dev *dev)
+{
+	vf->dev = dev;
+}
+
 void igbvf_fini(struct igbvf *vf)
 {
 	if (!vf->dev)
@@ -435,13 +493,28 @@ int igbvf_tx_wait(struct igbvf *vf, unsigned int timeout_ms)
 	}
 }
 
+unsigned int igbvf_tx_pending(struct igbvf *vf)
+{
+	tx_reclaim(vf);
+	return (vf->tx_tail + IGBVF_RING_SIZE - vf->tx_clean) % IGBVF_RING_SIZE;
+}
+
 int igbvf_rx(struct igbvf *vf, void *buf, size_t cap, unsigned int timeout_ms)
+{
+	uint16_t vlan;
+
+	return igbvf_rx_vlan(vf, buf, cap, timeout_ms, &vlan);
+}
+
+int igbvf_rx_vlan(struct igbvf *vf, void *buf, size_t cap,
+		  unsigned int timeout_ms, uint16_t *vlan)
 {
 	uint64_t end = now_ms() + timeout_ms;
 	unsigned int i = vf->rx_next;
 	volatile struct rxd *d = (volatile struct rxd *)vf->rxr + i;
 	volatile uint32_t *status = (volatile uint32_t *)((volatile char *)d + 8);
 	volatile uint16_t *length = (volatile uint16_t *)((volatile char *)d + 12);
+	volatile uint16_t *tag = (volatile uint16_t *)((volatile char *)d + 14);
 	uint32_t st;
 	size_t len;
 	int ret;
@@ -456,6 +529,7 @@ int igbvf_rx(struct igbvf *vf, void *buf, size_t cap, unsigned int timeout_ms)
 	}
 	__sync_synchronize();	/* read the buffer only after seeing DD */
 	len = le16toh(*length);
+	*vlan = (st & RXD_STAT_VP) ? le16toh(*tag) : 0;
 	if (!(st & RXD_STAT_EOP) || (st & RXD_ERR_MASK) || len > cap ||
 	    len > IGBVF_BUF_SIZE) {
 		ret = vf_fail(vf, EMSGSIZE, "RX desc %u: status 0x%x len %zu",

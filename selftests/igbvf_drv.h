@@ -79,6 +79,12 @@ struct igbvf {
  * the PF has none) and brings both rings up. 0 or -errno; vf->err says why.
  */
 int igbvf_init(struct igbvf *vf, struct vfio_dev *dev, uint64_t iova);
+/*
+ * Carry on with another device handle: the migration destination. Nothing is
+ * reset or re-initialized; rings, buffers, positions and the MAC stay as they
+ * are (the DMA memory must be mapped at the same IOVAs for dev).
+ */
+void igbvf_move(struct igbvf *vf, struct vfio_dev *dev);
 /* Queue disable + DMA unmap; safe on a half-initialized vf. */
 void igbvf_fini(struct igbvf *vf);
 
@@ -89,6 +95,14 @@ void igbvf_rings_disable(struct igbvf *vf);
 int igbvf_mbx_send(struct igbvf *vf, const uint32_t *msg, unsigned int n);
 int igbvf_mbx_recv(struct igbvf *vf, uint32_t *msg, unsigned int n);
 int igbvf_set_mac(struct igbvf *vf, const uint8_t mac[6]);
+/*
+ * E1000_VF_SET_MULTICAST: the PF filters these groups (by MTA hash) to us.
+ * n <= 30; n == 0 clears the list.
+ */
+int igbvf_set_multicast(struct igbvf *vf, const uint8_t (*addrs)[6],
+			unsigned int n);
+/* E1000_VF_SET_VLAN: join (add) or leave VLAN vid. */
+int igbvf_set_vlan(struct igbvf *vf, uint16_t vid, bool add);
 bool igbvf_link_up(struct igbvf *vf);
 bool igbvf_wait_link(struct igbvf *vf, unsigned int timeout_ms);
 
@@ -99,8 +113,13 @@ int igbvf_tx_wait(struct igbvf *vf, unsigned int timeout_ms);
 
 /*
  * Next received frame into buf. Returns its length, 0 on timeout, or -errno
- * (e.g. -EMSGSIZE for a multi-descriptor or error frame).
+ * (e.g. -EMSGSIZE for a multi-descriptor or error frame). timeout 0: look once.
  */
 int igbvf_rx(struct igbvf *vf, void *buf, size_t cap, unsigned int timeout_ms);
+/* Like igbvf_rx; *vlan gets the stripped VLAN tag (TCI) or 0 if none. */
+int igbvf_rx_vlan(struct igbvf *vf, void *buf, size_t cap,
+		  unsigned int timeout_ms, uint16_t *vlan);
+/* Frames queued but not yet written back done. */
+unsigned int igbvf_tx_pending(struct igbvf *vf);
 
 #endif /* IGBVF_DRV_H */

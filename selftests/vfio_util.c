@@ -53,6 +53,14 @@ const char *vfio_mode_name(enum vfio_mode mode)
 					       "group+container";
 }
 
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
 uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -135,6 +143,34 @@ static int open_iommufd(struct vfio_dev *d)
 	return 0;
 }
 
+/* Same as open_iommufd, but into share's iommufd and IOAS. */
+static int open_iommufd_shared(struct vfio_dev *d, const struct vfio_dev *share)
+{
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	struct vfio_device_attach_iommufd_pt attach = { .argsz = sizeof(attach) };
+	int fd;
+
+	if (share->mode != VFIO_MODE_CDEV_IOMMUFD || share->iommufd < 0)
+		return fail(EINVAL, "shared open needs an open cdev+iommufd device");
+	fd = open_cdev(d->bdf);
+	if (fd < 0)
+		return fd;
+	d->device_fd = fd;
+	d->iommufd = share->iommufd;
+	d->iommufd_borrowed = true;
+	d->ioas_id = share->ioas_id;
+
+	bind.iommufd = d->iommufd;
+	if (ioctl(d->device_fd, VFIO_DEVICE_BIND_IOMMUFD, &bind))
+		return fail(errno, "VFIO_DEVICE_BIND_IOMMUFD (shared iommufd)");
+	d->devid = bind.out_devid;
+	attach.pt_id = d->ioas_id;
+	if (ioctl(d->device_fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach))
+		return fail(errno, "VFIO_DEVICE_ATTACH_IOMMUFD_PT (shared IOAS %u)",
+			    d->ioas_id);
+	return 0;
+}
+
 static int open_group(struct vfio_dev *d)
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
@@ -179,7 +215,8 @@ static int open_group(struct vfio_dev *d)
 	return 0;
 }
 
-int vfio_dev_open(struct vfio_dev *d, const char *bdf, enum vfio_mode mode)
+static int dev_open(struct vfio_dev *d, const char *bdf, enum vfio_mode mode,
+		    const struct vfio_dev *share)
 {
 	int ret;
 
@@ -188,7 +225,10 @@ int vfio_dev_open(struct vfio_dev *d, const char *bdf, enum vfio_mode mode)
 	d->device_fd = d->iommufd = d->container_fd = d->group_fd = -1;
 	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
 
-	ret = mode == VFIO_MODE_CDEV_IOMMUFD ? open_iommufd(d) : open_group(d);
+	if (share)
+		ret = open_iommufd_shared(d, share);
+	else
+		ret = mode == VFIO_MODE_CDEV_IOMMUFD ? open_iommufd(d) : open_group(d);
 	if (ret)
 		goto err;
 
@@ -209,6 +249,17 @@ err:
 	return ret;
 }
 
+int vfio_dev_open(struct vfio_dev *d, const char *bdf, enum vfio_mode mode)
+{
+	return dev_open(d, bdf, mode, NULL);
+}
+
+int vfio_dev_open_shared(struct vfio_dev *d, const char *bdf,
+			 const struct vfio_dev *share)
+{
+	return dev_open(d, bdf, VFIO_MODE_CDEV_IOMMUFD, share);
+}
+
 void vfio_dev_close(struct vfio_dev *d)
 {
 	vfio_region_teardown(&d->bar0);
@@ -220,8 +271,9 @@ void vfio_dev_close(struct vfio_dev *d)
 		close(d->group_fd);
 	if (d->container_fd >= 0)
 		close(d->container_fd);
-	if (d->iommufd >= 0)
+	if (d->iommufd >= 0 && !d->iommufd_borrowed)
 		close(d->iommufd);
+	d->iommufd_borrowed = false;
 	d->device_fd = d->group_fd = d->container_fd = d->iommufd = -1;
 }
 
@@ -543,4 +595,107 @@ void vfio_dma_free(struct vfio_dev *d, struct vfio_dma_buf *buf)
 	vfio_dma_unmap(d, buf->iova, buf->size);
 	munmap(buf->va, buf->size);
 	buf->va = NULL;
+}
+
+/* ---- migration uAPI ---------------------------------------------------- */
+
+/* VFIO_DEVICE_FEATURE with a payload of len bytes (in and out). */
+static int device_feature(struct vfio_dev *d, uint32_t flags, void *payload,
+			  size_t len)
+{
+	uint64_t buf[(sizeof(struct vfio_device_feature) + 64) / 8] = {};
+	struct vfio_device_feature *f = (void *)buf;
+
+	if (len > 64)
+		return -EINVAL;
+	f->argsz = sizeof(*f) + len;
+	f->flags = flags;
+	memcpy(f->data, payload, len);
+	if (ioctl(d->device_fd, VFIO_DEVICE_FEATURE, f))
+		return -errno;
+	memcpy(payload, f->data, len);
+	return 0;
+}
+
+int vfio_mig_flags(struct vfio_dev *d, uint64_t *flags)
+{
+	struct vfio_device_feature_migration m = {};
+	int ret = device_feature(d, VFIO_DEVICE_FEATURE_GET |
+				    VFIO_DEVICE_FEATURE_MIGRATION, &m, sizeof(m));
+
+	if (ret)
+		return fail(-ret, "VFIO_DEVICE_FEATURE GET MIGRATION");
+	*flags = m.flags;
+	return 0;
+}
+
+int vfio_mig_get_state(struct vfio_dev *d, uint32_t *state)
+{
+	struct vfio_device_feature_mig_state m = { .data_fd = -1 };
+	int ret = device_feature(d, VFIO_DEVICE_FEATURE_GET |
+				    VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+				 &m, sizeof(m));
+
+	if (ret)
+		return fail(-ret, "VFIO_DEVICE_FEATURE GET MIG_DEVICE_STATE");
+	*state = m.device_state;
+	return 0;
+}
+
+int vfio_mig_set_state(struct vfio_dev *d, uint32_t state, int *data_fd)
+{
+	struct vfio_device_feature_mig_state m = {
+		.device_state = state,
+		.data_fd = -1,
+	};
+	int ret = device_feature(d, VFIO_DEVICE_FEATURE_SET |
+				    VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+				 &m, sizeof(m));
+
+	if (data_fd)
+		*data_fd = ret ? -1 : m.data_fd;
+	if (ret)
+		return fail(-ret, "VFIO_DEVICE_FEATURE SET MIG_DEVICE_STATE %s",
+			    vfio_mig_state_name(state));
+	return 0;
+}
+
+int vfio_mig_data_size(struct vfio_dev *d, uint64_t *bytes)
+{
+	struct vfio_device_feature_mig_data_size m = {};
+	int ret = device_feature(d, VFIO_DEVICE_FEATURE_GET |
+				    VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
+				 &m, sizeof(m));
+
+	if (ret)
+		return fail(-ret, "VFIO_DEVICE_FEATURE GET MIG_DATA_SIZE");
+	*bytes = m.stop_copy_length;
+	return 0;
+}
+
+int vfio_mig_precopy_info(int data_fd, uint64_t *initial, uint64_t *dirty)
+{
+	struct vfio_precopy_info info = { .argsz = sizeof(info) };
+
+	if (ioctl(data_fd, VFIO_MIG_GET_PRECOPY_INFO, &info))
+		return fail(errno, "VFIO_MIG_GET_PRECOPY_INFO");
+	*initial = info.initial_bytes;
+	*dirty = info.dirty_bytes;
+	return 0;
+}
+
+const char *vfio_mig_state_name(uint32_t state)
+{
+	static const char *const names[] = {
+		[VFIO_DEVICE_STATE_ERROR] = "ERROR",
+		[VFIO_DEVICE_STATE_STOP] = "STOP",
+		[VFIO_DEVICE_STATE_RUNNING] = "RUNNING",
+		[VFIO_DEVICE_STATE_STOP_COPY] = "STOP_COPY",
+		[VFIO_DEVICE_STATE_RESUMING] = "RESUMING",
+		[VFIO_DEVICE_STATE_RUNNING_P2P] = "RUNNING_P2P",
+		[VFIO_DEVICE_STATE_PRE_COPY] = "PRE_COPY",
+		[VFIO_DEVICE_STATE_PRE_COPY_P2P] = "PRE_COPY_P2P",
+	};
+
+	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "?";
 }

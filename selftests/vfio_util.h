@@ -45,6 +45,7 @@ struct vfio_dev {
 	int iommufd;
 	uint32_t devid;
 	uint32_t ioas_id;
+	bool iommufd_borrowed;	/* iommufd/IOAS belong to another vfio_dev */
 
 	/* group + container */
 	int container_fd;
@@ -69,6 +70,13 @@ const char *vfio_mode_name(enum vfio_mode mode);
 
 /* Returns 0 or -errno; on failure everything that was opened is closed. */
 int vfio_dev_open(struct vfio_dev *d, const char *bdf, enum vfio_mode mode);
+/*
+ * cdev + iommufd, bound to share's iommufd and attached to share's IOAS: both
+ * devices see the same DMA mappings at the same IOVAs (a VM's two devices).
+ * share must stay open at least as long as d.
+ */
+int vfio_dev_open_shared(struct vfio_dev *d, const char *bdf,
+			 const struct vfio_dev *share);
 void vfio_dev_close(struct vfio_dev *d);
 
 /*
@@ -125,10 +133,25 @@ int vfio_dma_alloc(struct vfio_dev *d, size_t size, uint64_t iova,
 		   struct vfio_dma_buf *buf);
 void vfio_dma_free(struct vfio_dev *d, struct vfio_dma_buf *buf);
 
+/*
+ * Migration uAPI (VFIO_DEVICE_FEATURE MIGRATION / MIG_DEVICE_STATE /
+ * MIG_DATA_SIZE, VFIO_MIG_GET_PRECOPY_INFO). All return 0 or -errno and leave
+ * the failing step in vfio_errmsg().
+ */
+int vfio_mig_flags(struct vfio_dev *d, uint64_t *flags);
+int vfio_mig_get_state(struct vfio_dev *d, uint32_t *state);
+/* *data_fd: the fd the kernel returned, or -1. */
+int vfio_mig_set_state(struct vfio_dev *d, uint32_t state, int *data_fd);
+int vfio_mig_data_size(struct vfio_dev *d, uint64_t *bytes);
+int vfio_mig_precopy_info(int data_fd, uint64_t *initial, uint64_t *dirty);
+const char *vfio_mig_state_name(uint32_t state);
+
 /* Name of the driver the device is bound to (sysfs "driver" link). */
 int pci_driver_name(const char *bdf, char *buf, size_t len);
 
 /* Monotonic milliseconds, for bounded poll loops. */
 uint64_t now_ms(void);
+/* Monotonic nanoseconds, for measurements. */
+uint64_t now_ns(void);
 
 #endif /* VFIO_UTIL_H */

@@ -3,7 +3,10 @@
  * C side of vfio_ixgbevf_mig: wrappers for static inline functions and macros, which bindgen
  * cannot turn into callable symbols.
  */
+#include <linux/anon_inodes.h>
+#include <linux/delay.h>
 #include <linux/err.h>
+#include <linux/fs.h>
 #include <linux/pci.h>
 #include <linux/vfio.h>
 #include "helpers.h"
@@ -66,4 +69,60 @@ long mig_ptr_err(const void *ptr)
 const char *mig_pci_name(struct pci_dev *pdev)
 {
 	return pci_name(pdev);
+}
+
+/*
+ * Migration data files. The file_operations live here because `.owner = THIS_MODULE` is a
+ * macro: the module must stay loaded while userspace holds a migration fd, even after the
+ * device itself was closed and unbound. The operations themselves are Rust (vfio.rs).
+ */
+ssize_t rust_mig_file_read(struct file *filp, char __user *buf, size_t len, loff_t *pos);
+ssize_t rust_mig_file_write(struct file *filp, const char __user *buf, size_t len,
+			    loff_t *pos);
+long rust_mig_file_ioctl(struct file *filp, unsigned int cmd, unsigned long arg);
+int rust_mig_file_release(struct inode *inode, struct file *filp);
+
+static const struct file_operations mig_file_fops = {
+	.owner = THIS_MODULE,
+	.read = rust_mig_file_read,
+	.write = rust_mig_file_write,
+	.unlocked_ioctl = rust_mig_file_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.release = rust_mig_file_release,
+};
+
+struct file *mig_file_create(const char *name, void *priv, int flags)
+{
+	struct file *filp = anon_inode_getfile(name, &mig_file_fops, priv, flags);
+
+	if (!IS_ERR(filp))
+		stream_open(filp->f_inode, filp);
+	return filp;
+}
+
+void *mig_file_private(struct file *filp)
+{
+	return filp->private_data;
+}
+
+struct file *mig_get_file(struct file *filp)
+{
+	return get_file(filp);
+}
+
+void mig_usleep(unsigned long us)
+{
+	usleep_range(us, 2 * us);
+}
+
+void __iomem *mig_barmap(struct vfio_pci_core_device *vdev, int bar)
+{
+	return vdev->barmap[bar];
+}
+
+void mig_set_migration(struct vfio_device *vdev, const struct vfio_migration_ops *ops,
+		       unsigned int flags)
+{
+	vdev->mig_ops = ops;
+	vdev->migration_flags = flags;
 }

@@ -8,6 +8,7 @@
 
 #include <linux/pci.h>
 #include <linux/vfio.h>
+#include <linux/vfio_pci_core.h>
 
 struct pci_dev *mig_to_pci_dev(struct device *dev);
 struct pci_dev *mig_pci_physfn(struct pci_dev *pdev);
@@ -21,5 +22,13 @@ void mig_pci_set_drvdata(struct pci_dev *pdev, void *data);
 void mig_vfio_put_device(struct vfio_device *vdev);
 bool mig_is_err(const void *ptr);
 long mig_ptr_err(const void *ptr);
+
+struct file *mig_file_create(const char *name, void *priv, int flags);
+void *mig_file_private(struct file *filp);
+struct file *mig_get_file(struct file *filp);
+void mig_usleep(unsigned long us);
+void __iomem *mig_barmap(struct vfio_pci_core_device *vdev, int bar);
+void mig_set_migration(struct vfio_device *vdev, const struct vfio_migration_ops *ops,
+		       unsigned int flags);
 
 #endif

@@ -15,6 +15,7 @@
 use kernel::{c_str, prelude::*, uaccess::UserPtr};
 
 mod dirty;
+mod mig;
 mod pf_ops;
 pub mod pure;
 mod state;
@@ -22,8 +23,9 @@ mod sys;
 mod vfio;
 
 use pure::access::Access;
-use pure::family::{VfModel, SUPPORTED};
-use vfio::{Device, PciDev, VariantDriver};
+use pure::family::{VfModel, SUPPORTED, SUPPORTED_IDS};
+use pure::fsm::MigState;
+use vfio::{Device, FileRef, PciDev, VariantDriver};
 
 module! {
     type: MigModule,
@@ -33,22 +35,12 @@ module! {
     license: "GPL",
 }
 
-const fn supported_ids() -> [(u16, u16); SUPPORTED.len()] {
-    let mut ids = [(0, 0); SUPPORTED.len()];
-    let mut i = 0;
-    while i < SUPPORTED.len() {
-        ids[i] = (SUPPORTED[i].vendor, SUPPORTED[i].device);
-        i += 1;
-    }
-    ids
-}
-
 /// The PCI id table. `modpost` turns a symbol of this name into the module's `vfio_pci:`
 /// aliases (what `MODULE_DEVICE_TABLE(pci, ...)` declares in C).
 #[no_mangle]
 #[used]
 static __mod_pci__vfio_ixgbevf_mig_ids_device_table: vfio::IdTable<{ SUPPORTED.len() + 1 }> =
-    vfio::IdTable::vfio_override(&supported_ids());
+    vfio::IdTable::vfio_override(&SUPPORTED_IDS);
 
 struct MigModule {
     _driver: vfio::Registration,
@@ -100,6 +92,15 @@ impl VariantDriver for MigDevice {
     fn open(dev: &Device<Self>) -> Result {
         let core = dev.core();
         core.enable()?;
+        // BAR0 is mapped for the driver's own register accesses (quiesce, save, restore); a
+        // failure leaves pass-through intact, and migration then fails with EIO.
+        if let Err(e) = core.setup_bar0() {
+            pr_warn!(
+                "{}: cannot map BAR0 ({:?}): migration disabled\n",
+                core.pci().name(),
+                e
+            );
+        }
         core.finish_enable();
         dev.data().state.opened();
         Ok(())
@@ -107,7 +108,11 @@ impl VariantDriver for MigDevice {
 
     fn close(dev: &Device<Self>) {
         let data = dev.data();
-        data.state.closed();
+        if data.state.closed() {
+            // Closed mid-migration: give the VF's mailbox back to the PF (the core's reset
+            // on close would end PF quiescence too, but only if the reset works).
+            let _ = pf_ops::unquiesce(data.model.family, dev.core().pci());
+        }
         pr_debug!(
             "{}: VF {} closed, {} RX tail writes seen\n",
             dev.core().pci().name(),
@@ -140,5 +145,17 @@ impl VariantDriver for MigDevice {
 
     fn reset_done(dev: &Device<Self>) {
         dev.data().state.reset_done();
+    }
+
+    fn set_state(dev: &Device<Self>, new: MigState) -> Result<Option<FileRef>> {
+        state::set_state(dev, new)
+    }
+
+    fn get_state(dev: &Device<Self>) -> Result<MigState> {
+        Ok(dev.data().state.get())
+    }
+
+    fn data_size(dev: &Device<Self>) -> Result<usize> {
+        Ok(mig::data_size(dev))
     }
 }

@@ -4,12 +4,17 @@
 //!
 //! Counterpart of pds `cmds.c`: the PF driver (igb, ixgbe), not the VF, holds part of a VF's
 //! context (MAC filters, VLANs, mailbox API, ...). [`PfOps`] is the one interface to it, with
-//! one backend per family. Today a backend identifies the PF and checks it is driven by the
-//! driver whose exports the migration code will call.
+//! one backend per family; each names the PF driver and the `intel_vf_mig_ops` table that
+//! driver exports when built with `patches/` (see `intel_vf_mig.h`). The table is looked up
+//! with `__symbol_get` for the duration of one operation, so this module has no load-order
+//! dependency on igb/ixgbe and does not pin them; a PF driver without the exports leaves
+//! pass-through working and makes migration fail with `EOPNOTSUPP`, early (at PRE_COPY).
 
 use crate::pure::family::{Family, Refusal, VfModel};
+use crate::pure::pfctx::PfCtx;
 use crate::pure::regs::BAR0_SIZE;
-use crate::vfio::PciDev;
+use crate::sys;
+use crate::vfio::{eopnotsupp, PciDev, PfTable};
 use kernel::{c_str, prelude::*, str::CStr};
 
 /// Operations on the PF that owns a VF.
@@ -18,6 +23,8 @@ pub(crate) trait PfOps: Sync {
     fn family(&self) -> Family;
     /// Name of the PF driver that holds the VF context.
     fn pf_driver(&self) -> &'static CStr;
+    /// Symbol of the driver's `struct intel_vf_mig_ops`.
+    fn ops_symbol(&self) -> &'static CStr;
 }
 
 struct IgbPf;
@@ -30,6 +37,9 @@ impl PfOps for IgbPf {
     fn pf_driver(&self) -> &'static CStr {
         c_str!("igb")
     }
+    fn ops_symbol(&self) -> &'static CStr {
+        c_str!("igb_vf_mig_ops")
+    }
 }
 
 impl PfOps for IxgbePf {
@@ -38,6 +48,9 @@ impl PfOps for IxgbePf {
     }
     fn pf_driver(&self) -> &'static CStr {
         c_str!("ixgbe")
+    }
+    fn ops_symbol(&self) -> &'static CStr {
+        c_str!("ixgbe_vf_mig_ops")
     }
 }
 
@@ -102,4 +115,79 @@ pub(crate) fn identify(pdev: &PciDev) -> Result {
         pf.name()
     );
     Ok(())
+}
+
+/// The PF driver's migration table, looked up for one operation.
+fn table(family: Family) -> Result<PfTable> {
+    let ops = backend(family);
+    PfTable::get(ops.ops_symbol()).ok_or_else(|| {
+        pr_err!(
+            "PF driver {} does not export {} (built without patches/?): the VF's PF-held \
+             context cannot be migrated\n",
+            ops.pf_driver(),
+            ops.ops_symbol()
+        );
+        eopnotsupp()
+    })
+}
+
+/// Fails early (at PRE_COPY) when the PF cannot take part in a migration.
+pub(crate) fn check_available(family: Family) -> Result {
+    table(family).map(drop)
+}
+
+/// Reads the PF-held context of `vf`.
+pub(crate) fn save(family: Family, vf: &PciDev) -> Result<PfCtx> {
+    let c = table(family)?.save(vf)?;
+    Ok(PfCtx {
+        abi: c.abi,
+        flags: c.flags,
+        mac: c.mac,
+        num_mc: c.num_mc,
+        mc_hashes: c.mc_hashes,
+        num_vlans: c.num_vlans,
+        vlans: c.vlans,
+        pf_vlan: c.pf_vlan,
+        pf_qos: c.pf_qos,
+        tx_rate: c.tx_rate,
+        max_frame: c.max_frame,
+        xcast_mode: c.xcast_mode,
+        mbx_api: c.mbx_api,
+        num_macvlans: c.num_macvlans,
+        macvlans: c.macvlans,
+    })
+}
+
+/// Programs the PF with a (validated) context for `vf`.
+pub(crate) fn restore(family: Family, vf: &PciDev, ctx: &PfCtx) -> Result {
+    let c = sys::intel_vf_mig_pf_ctx {
+        abi: ctx.abi,
+        flags: ctx.flags,
+        mac: ctx.mac,
+        num_mc: ctx.num_mc,
+        mc_hashes: ctx.mc_hashes,
+        num_vlans: ctx.num_vlans,
+        vlans: ctx.vlans,
+        pf_vlan: ctx.pf_vlan,
+        pf_qos: ctx.pf_qos,
+        pad0: 0,
+        tx_rate: ctx.tx_rate,
+        max_frame: ctx.max_frame,
+        xcast_mode: ctx.xcast_mode,
+        mbx_api: ctx.mbx_api,
+        num_macvlans: ctx.num_macvlans,
+        pad: 0,
+        macvlans: ctx.macvlans,
+    };
+    table(family)?.restore(vf, &c)
+}
+
+/// Holds the PF's mailbox service for `vf` (pending requests stay in the VF mailbox).
+pub(crate) fn quiesce(family: Family, vf: &PciDev) -> Result {
+    table(family)?.quiesce(vf)
+}
+
+/// Services the mailbox of `vf` again, including what arrived while quiesced.
+pub(crate) fn unquiesce(family: Family, vf: &PciDev) -> Result {
+    table(family)?.unquiesce(vf)
 }

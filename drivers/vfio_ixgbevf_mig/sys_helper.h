@@ -4,6 +4,7 @@
  * (ioctl numbers, flag values) into constants bindgen can evaluate; Kbuild strips the prefix.
  */
 #include <linux/anon_inodes.h>
+#include <linux/file.h>
 #include <linux/iommu.h>
 #include <linux/iova_bitmap.h>
 #include <linux/module.h>
@@ -11,6 +12,8 @@
 #include <linux/vfio.h>
 #include <linux/vfio_pci_core.h>
 #include "helpers.h"
+/* The module's copy of the PF interface (patches/0001 adds the same file to the kernel). */
+#include "intel_vf_mig.h"
 
 const unsigned int MIG_CONST_VFIO_DEVICE_GET_INFO = VFIO_DEVICE_GET_INFO;
 const unsigned int MIG_CONST_VFIO_DEVICE_GET_REGION_INFO = VFIO_DEVICE_GET_REGION_INFO;
@@ -21,3 +24,9 @@ const unsigned int MIG_CONST_VFIO_DEVICE_FEATURE = VFIO_DEVICE_FEATURE;
 const unsigned int MIG_CONST_VFIO_PCI_BAR0_REGION_INDEX = VFIO_PCI_BAR0_REGION_INDEX;
 const unsigned int MIG_CONST_VFIO_PCI_CONFIG_REGION_INDEX = VFIO_PCI_CONFIG_REGION_INDEX;
 const unsigned int MIG_CONST_PCI_ERS_RESULT_RECOVERED = PCI_ERS_RESULT_RECOVERED;
+const unsigned int MIG_CONST_VFIO_MIG_GET_PRECOPY_INFO = VFIO_MIG_GET_PRECOPY_INFO;
+const unsigned int MIG_CONST_VFIO_MIGRATION_STOP_COPY = VFIO_MIGRATION_STOP_COPY;
+const unsigned int MIG_CONST_VFIO_MIGRATION_P2P = VFIO_MIGRATION_P2P;
+const unsigned int MIG_CONST_VFIO_MIGRATION_PRE_COPY = VFIO_MIGRATION_PRE_COPY;
+const int MIG_CONST_EOPNOTSUPP = EOPNOTSUPP;
+const int MIG_CONST_ENOMSG = ENOMSG;

@@ -9,22 +9,36 @@
 //! and the driver [`Registration`]. All `unsafe` code of the driver lives here; C objects are
 //! borrowed for the duration of a callback and never outlive it.
 
+use crate::pure::{fsm::MigState, io::RegIo, regs::RegOffset};
+use crate::state::MigFile;
 use crate::sys;
 use core::{
+    cell::Cell,
     mem::{align_of, size_of},
     pin::Pin,
     ptr::{self, addr_of_mut},
 };
 use kernel::{
     error::{from_err_ptr, to_result},
-    ffi::{c_char, c_int, c_long, c_uint, c_ulong},
+    ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void},
     init::PinInit,
     prelude::*,
     str::CStr,
-    types::Opaque,
-    uaccess::UserPtr,
+    sync::{Arc, ArcBorrow},
+    types::{ForeignOwnable, Opaque},
+    uaccess::{UserPtr, UserSlice},
     ThisModule,
 };
+
+/// `EOPNOTSUPP`, which 6.12's `error::code` lacks.
+pub(crate) fn eopnotsupp() -> Error {
+    Error::from_errno(-sys::EOPNOTSUPP)
+}
+
+/// `ENOMSG`, which 6.12's `error::code` lacks.
+pub(crate) fn enomsg() -> Error {
+    Error::from_errno(-sys::ENOMSG)
+}
 
 /// A PCI function, borrowed from the PCI core.
 ///
@@ -167,6 +181,33 @@ impl CoreDevice {
         unsafe { sys::vfio_pci_core_close_device(self.vdev()) }
     }
 
+    /// Maps BAR0 for the driver's own register accesses (released by the core on close).
+    pub(crate) fn setup_bar0(&self) -> Result {
+        // SAFETY: valid device (type invariant), enabled by `enable`.
+        to_result(unsafe { sys::vfio_pci_core_setup_barmap(self.as_raw(), 0) })
+    }
+
+    /// Register access to BAR0, if `setup_bar0` mapped it.
+    pub(crate) fn bar0(&self) -> Option<Bar0<'_>> {
+        // SAFETY: valid device (type invariant); reads one pointer of the core's BAR table.
+        let base = unsafe { sys::mig_barmap(self.as_raw(), 0) };
+        (!base.is_null()).then(|| Bar0 {
+            core: self,
+            base,
+            failed: Cell::new(false),
+        })
+    }
+
+    /// Computes the next arc from `cur` towards `new` (`vfio_mig_get_next_state`).
+    pub(crate) fn next_state(&self, cur: MigState, new: MigState) -> Result<MigState> {
+        let mut next = 0;
+        // SAFETY: valid device (type invariant); `next` is a valid out pointer.
+        to_result(unsafe {
+            sys::vfio_mig_get_next_state(self.vdev(), cur as u32, new as u32, &mut next)
+        })?;
+        MigState::from_raw(next).ok_or(EINVAL)
+    }
+
     /// The core's `read` handler for every region (config space, BARs, ...).
     pub(crate) fn read(&self, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
         // SAFETY: valid device (type invariant); `buf` is a user pointer, which the core only
@@ -187,6 +228,288 @@ impl CoreDevice {
         let ret = unsafe { sys::vfio_pci_core_ioctl(self.vdev(), cmd, arg) };
         to_count(ret)
     }
+}
+
+/// BAR0 of an open device, accessed through the vfio-pci core so that accesses respect the
+/// core's memory lock and fail (instead of faulting) while memory decoding is off.
+///
+/// # Invariants
+///
+/// `base` is the core's mapping of BAR0, which is at least [`crate::pure::regs::BAR0_SIZE`]
+/// bytes long (checked at probe) and stays mapped until the device is closed; a `Bar0` only
+/// lives inside callbacks of an open device.
+pub(crate) struct Bar0<'a> {
+    core: &'a CoreDevice,
+    base: *mut c_void,
+    failed: Cell<bool>,
+}
+
+impl Bar0<'_> {
+    /// Whether any access failed (memory decoding disabled): then reads returned all-ones
+    /// and writes were dropped, and the caller must not trust the result.
+    pub(crate) fn failed(&self) -> bool {
+        self.failed.get()
+    }
+}
+
+impl RegIo for Bar0<'_> {
+    fn read32(&self, offset: RegOffset) -> u32 {
+        let mut val = 0;
+        // SAFETY: `offset + 4 <= BAR0_SIZE` (`RegOffset` invariant) stays inside the mapping
+        // (type invariant); the core checks memory decoding under its memory lock.
+        let ret = unsafe {
+            sys::vfio_pci_core_ioread32(
+                self.core.as_raw(),
+                true,
+                &mut val,
+                self.base.add(offset.as_usize()),
+            )
+        };
+        if ret != 0 {
+            self.failed.set(true);
+            return u32::MAX;
+        }
+        val
+    }
+
+    fn write32(&self, offset: RegOffset, value: u32) {
+        // SAFETY: as in `read32`.
+        let ret = unsafe {
+            sys::vfio_pci_core_iowrite32(
+                self.core.as_raw(),
+                true,
+                value,
+                self.base.add(offset.as_usize()),
+            )
+        };
+        if ret != 0 {
+            self.failed.set(true);
+        }
+    }
+}
+
+/// A PF driver's `struct intel_vf_mig_ops`, held through `__symbol_get` until dropped.
+///
+/// # Invariants
+///
+/// `ops` points to the exported table named `sym`, whose module is pinned by the
+/// `__symbol_get` reference this value owns; its `abi` is `INTEL_VF_MIG_ABI`.
+pub(crate) struct PfTable {
+    ops: *const sys::intel_vf_mig_ops,
+    sym: &'static CStr,
+}
+
+impl PfTable {
+    /// Looks `sym` up; `None` if no loaded module exports it (or with another ABI).
+    pub(crate) fn get(sym: &'static CStr) -> Option<PfTable> {
+        // SAFETY: `sym` is NUL-terminated; the lookup takes a module reference on success.
+        let ops = unsafe { sys::__symbol_get(sym.as_char_ptr()) }.cast::<sys::intel_vf_mig_ops>();
+        if ops.is_null() {
+            return None;
+        }
+        // INVARIANT: found and pinned; the ABI is checked right here.
+        let table = PfTable { ops, sym };
+        // SAFETY: `ops` points to the exported table, kept alive by our reference.
+        (unsafe { (*ops).abi } == sys::INTEL_VF_MIG_ABI).then_some(table)
+    }
+
+    fn ops(&self) -> &sys::intel_vf_mig_ops {
+        // SAFETY: valid and pinned for as long as `self` (type invariant).
+        unsafe { &*self.ops }
+    }
+
+    /// `save`: the PF-held context of `vf`.
+    pub(crate) fn save(&self, vf: &PciDev) -> Result<sys::intel_vf_mig_pf_ctx> {
+        let save = self.ops().save.ok_or_else(eopnotsupp)?;
+        let mut ctx = sys::intel_vf_mig_pf_ctx::default();
+        // SAFETY: `vf` is a VF bound to us, `ctx` a valid out pointer for the call.
+        to_result(unsafe { save(vf.as_raw(), &mut ctx) })?;
+        Ok(ctx)
+    }
+
+    /// `restore`: program the PF for `vf` (the PF validates again).
+    pub(crate) fn restore(&self, vf: &PciDev, ctx: &sys::intel_vf_mig_pf_ctx) -> Result {
+        let restore = self.ops().restore.ok_or_else(eopnotsupp)?;
+        // SAFETY: as in `save`; `ctx` is only read.
+        to_result(unsafe { restore(vf.as_raw(), ctx) })
+    }
+
+    /// `quiesce`: hold the PF's mailbox service for `vf`.
+    pub(crate) fn quiesce(&self, vf: &PciDev) -> Result {
+        let quiesce = self.ops().quiesce.ok_or_else(eopnotsupp)?;
+        // SAFETY: `vf` is a VF bound to us.
+        to_result(unsafe { quiesce(vf.as_raw()) })
+    }
+
+    /// `unquiesce`: service `vf`'s mailbox again.
+    pub(crate) fn unquiesce(&self, vf: &PciDev) -> Result {
+        let unquiesce = self.ops().unquiesce.ok_or_else(eopnotsupp)?;
+        // SAFETY: `vf` is a VF bound to us.
+        to_result(unsafe { unquiesce(vf.as_raw()) })
+    }
+}
+
+impl Drop for PfTable {
+    fn drop(&mut self) {
+        // SAFETY: drops the module reference `get` took (type invariant).
+        unsafe { sys::__symbol_put(self.sym.as_char_ptr()) }
+    }
+}
+
+/// Sleeps for about `us` microseconds (may sleep up to twice as long).
+pub(crate) fn usleep(us: usize) {
+    // SAFETY: plain sleep; the callers run in process context without spinlocks held.
+    unsafe { sys::mig_usleep(us) }
+}
+
+/// A reference to an anonymous migration data file whose `private_data` is an
+/// `Arc<MigFile>`.
+///
+/// # Invariants
+///
+/// `filp` is a valid `struct file` on which this value owns one reference.
+pub(crate) struct FileRef {
+    filp: *mut sys::file,
+}
+
+// SAFETY: a file reference may be dropped (fput) from any task.
+unsafe impl Send for FileRef {}
+// SAFETY: `&FileRef` gives access to nothing but the pointer value.
+unsafe impl Sync for FileRef {}
+
+impl FileRef {
+    /// Creates a stream file (`anon_inode_getfile` + `stream_open`) owning one reference to
+    /// `data`, released when the file's last reference goes.
+    pub(crate) fn create(name: &CStr, data: Arc<MigFile>, writable: bool) -> Result<FileRef> {
+        let flags = if writable {
+            sys::O_WRONLY
+        } else {
+            sys::O_RDONLY
+        };
+        let priv_ = data.into_foreign() as *mut c_void;
+        // SAFETY: `name` is NUL-terminated and static enough (copied into the dentry); the
+        // C side installs our file_operations, whose `release` takes `priv_` back.
+        let filp = from_err_ptr(unsafe {
+            sys::mig_file_create(name.as_char_ptr(), priv_, flags as c_int)
+        });
+        match filp {
+            // INVARIANT: a new file starts with one reference, now ours.
+            Ok(filp) => Ok(FileRef { filp }),
+            Err(e) => {
+                // SAFETY: the file was not created, so `priv_` was not consumed.
+                drop(unsafe { <Arc<MigFile> as ForeignOwnable>::from_foreign(priv_) });
+                Err(e)
+            }
+        }
+    }
+
+    /// Takes another reference to the same file.
+    pub(crate) fn clone_ref(&self) -> FileRef {
+        // SAFETY: `filp` is valid (type invariant); `get_file` adds a reference.
+        let filp = unsafe { sys::mig_get_file(self.filp) };
+        // INVARIANT: the new value owns the reference just taken.
+        FileRef { filp }
+    }
+
+    /// Gives the reference to the VFIO core, which installs it as a new fd.
+    pub(crate) fn into_raw(self) -> *mut sys::file {
+        let filp = self.filp;
+        core::mem::forget(self);
+        filp
+    }
+}
+
+impl Drop for FileRef {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference (type invariant).
+        unsafe { sys::fput(self.filp) }
+    }
+}
+
+/// Borrows the `MigFile` behind a migration file.
+///
+/// # Safety
+///
+/// `filp` must be a migration file created by [`FileRef::create`] that is still open.
+unsafe fn mig_file<'a>(filp: *mut sys::file) -> ArcBorrow<'a, MigFile> {
+    // SAFETY: `private_data` was set from `Arc::into_foreign` in `FileRef::create` and is
+    // only given back in `release`, after which no file operation can run.
+    unsafe { <Arc<MigFile> as ForeignOwnable>::borrow(sys::mig_file_private(filp)) }
+}
+
+/// `file_operations.read` of migration files (installed in helpers.c).
+///
+/// # Safety
+///
+/// Called by the VFS on a migration file, with a user buffer and `pos` as passed to `read`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rust_mig_file_read(
+    filp: *mut sys::file,
+    buf: *mut c_char,
+    len: usize,
+    pos: *mut i64,
+) -> isize {
+    // Stream files have no position: `pread` and friends get ESPIPE.
+    if !pos.is_null() {
+        return ESPIPE.to_errno() as isize;
+    }
+    // SAFETY: the VFS calls this on an open migration file.
+    let file = unsafe { mig_file(filp) };
+    let writer = UserSlice::new(buf as UserPtr, len).writer();
+    file.read(writer).unwrap_or_else(|e| e.to_errno() as isize)
+}
+
+/// `file_operations.write` of migration files.
+///
+/// # Safety
+///
+/// As for [`rust_mig_file_read`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rust_mig_file_write(
+    filp: *mut sys::file,
+    buf: *const c_char,
+    len: usize,
+    pos: *mut i64,
+) -> isize {
+    if !pos.is_null() {
+        return ESPIPE.to_errno() as isize;
+    }
+    // SAFETY: the VFS calls this on an open migration file.
+    let file = unsafe { mig_file(filp) };
+    let reader = UserSlice::new(buf as UserPtr, len).reader();
+    file.write(reader).unwrap_or_else(|e| e.to_errno() as isize)
+}
+
+/// `file_operations.unlocked_ioctl` of migration files.
+///
+/// # Safety
+///
+/// As for [`rust_mig_file_read`]; `arg` is the user's ioctl argument.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rust_mig_file_ioctl(
+    filp: *mut sys::file,
+    cmd: c_uint,
+    arg: c_ulong,
+) -> c_long {
+    // SAFETY: the VFS calls this on an open migration file.
+    let file = unsafe { mig_file(filp) };
+    file.ioctl(cmd, arg)
+        .unwrap_or_else(|e| e.to_errno() as isize)
+}
+
+/// `file_operations.release` of migration files: the last reference is gone.
+///
+/// # Safety
+///
+/// Called once by the VFS for a migration file; no other file operation runs afterwards.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rust_mig_file_release(
+    _inode: *mut sys::inode,
+    filp: *mut sys::file,
+) -> c_int {
+    // SAFETY: gives back the reference stored by `FileRef::create`; nothing uses it after.
+    drop(unsafe { <Arc<MigFile> as ForeignOwnable>::from_foreign(sys::mig_file_private(filp)) });
+    0
 }
 
 /// The per-device allocation: the core's device first, as `vfio_alloc_device()` requires,
@@ -249,7 +572,17 @@ pub(crate) trait VariantDriver: Sized + Send + Sync {
     fn ioctl(dev: &Device<Self>, cmd: u32, arg: usize) -> Result<isize>;
 
     /// The PCI core finished resetting the function (FLR, `VFIO_DEVICE_RESET`, AER).
+    /// Runs under VFIO core locks: must not block on locks taken around BAR accesses.
     fn reset_done(dev: &Device<Self>);
+
+    /// `migration_set_state`: walk to `new`; a file for userspace on the final arc.
+    fn set_state(dev: &Device<Self>, new: MigState) -> Result<Option<FileRef>>;
+
+    /// `migration_get_state`.
+    fn get_state(dev: &Device<Self>) -> Result<MigState>;
+
+    /// `migration_get_data_size`: bytes STOP_COPY will produce.
+    fn data_size(dev: &Device<Self>) -> Result<usize>;
 }
 
 /// Builds the C callback tables for a [`VariantDriver`].
@@ -274,6 +607,12 @@ impl<T: VariantDriver> Adapter<T> {
         match_: Some(sys::vfio_pci_core_match),
         dma_unmap: None,
         device_feature: Some(sys::vfio_pci_core_ioctl_feature),
+    };
+
+    const MIG_OPS: sys::vfio_migration_ops = sys::vfio_migration_ops {
+        migration_set_state: Some(Self::migration_set_state),
+        migration_get_state: Some(Self::migration_get_state),
+        migration_get_data_size: Some(Self::migration_get_data_size),
     };
 
     const ERR_HANDLERS: sys::pci_error_handlers = sys::pci_error_handlers {
@@ -308,6 +647,16 @@ impl<T: VariantDriver> Adapter<T> {
             // SAFETY: `data` lies inside the allocation (it is `size_of::<Device<T>>()` bytes)
             // and is not initialised yet; the allocation never moves, so pinning holds.
             unsafe { T::new(pdev).__pinned_init(addr_of_mut!((*dev).data))? };
+            // SAFETY: `vdev` is valid and not registered yet; MIG_OPS is 'static.
+            unsafe {
+                sys::mig_set_migration(
+                    vdev,
+                    &Self::MIG_OPS,
+                    sys::VFIO_MIGRATION_STOP_COPY
+                        | sys::VFIO_MIGRATION_P2P
+                        | sys::VFIO_MIGRATION_PRE_COPY,
+                )
+            };
             // SAFETY: `vdev` is valid; this is the core's own init step.
             let ret = unsafe { sys::vfio_pci_core_init_dev(vdev) };
             if ret != 0 {
@@ -402,6 +751,66 @@ impl<T: VariantDriver> Adapter<T> {
         // SAFETY: as in `open_device`.
         let dev = unsafe { Device::<T>::from_vdev(vdev) };
         T::ioctl(dev, cmd, arg).unwrap_or_else(|e| e.to_errno() as isize)
+    }
+
+    /// `vfio_migration_ops.migration_set_state` trampoline.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::open_device`].
+    unsafe extern "C" fn migration_set_state(
+        vdev: *mut sys::vfio_device,
+        new: sys::vfio_device_mig_state,
+    ) -> *mut sys::file {
+        // SAFETY: as in `open_device`.
+        let dev = unsafe { Device::<T>::from_vdev(vdev) };
+        let res = MigState::from_raw(new)
+            .ok_or(EINVAL)
+            .and_then(|new| T::set_state(dev, new));
+        match res {
+            Ok(Some(file)) => file.into_raw(),
+            Ok(None) => ptr::null_mut(),
+            // CAST: errnos are small negative numbers, the kernel's ERR_PTR encoding.
+            Err(e) => e.to_errno() as isize as *mut sys::file,
+        }
+    }
+
+    /// `vfio_migration_ops.migration_get_state` trampoline.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::open_device`]; `state` is a valid out pointer.
+    unsafe extern "C" fn migration_get_state(
+        vdev: *mut sys::vfio_device,
+        state: *mut sys::vfio_device_mig_state,
+    ) -> c_int {
+        // SAFETY: as in `open_device`.
+        let dev = unsafe { Device::<T>::from_vdev(vdev) };
+        kernel::error::from_result(|| {
+            let cur = T::get_state(dev)?;
+            // SAFETY: the core passes a valid out pointer.
+            unsafe { state.write(cur as u32) };
+            Ok(0)
+        })
+    }
+
+    /// `vfio_migration_ops.migration_get_data_size` trampoline.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::open_device`]; `len` is a valid out pointer.
+    unsafe extern "C" fn migration_get_data_size(
+        vdev: *mut sys::vfio_device,
+        len: *mut c_ulong,
+    ) -> c_int {
+        // SAFETY: as in `open_device`.
+        let dev = unsafe { Device::<T>::from_vdev(vdev) };
+        kernel::error::from_result(|| {
+            let size = T::data_size(dev)?;
+            // SAFETY: the core passes a valid out pointer.
+            unsafe { len.write(size) };
+            Ok(0)
+        })
     }
 
     /// `pci_driver.probe` trampoline.

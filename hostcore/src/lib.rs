@@ -6,8 +6,11 @@
 //! on the host, `no_std` outside tests, with the lints the kernel build applies
 //! (`rust_common_flags` in the top-level Makefile) turned into errors, so that
 //! `cargo test` and `cargo clippy` catch what the kernel build would.
+//!
+//! The `testing` feature builds the crate with `std` and exposes the fake BAR
+//! (`pure::io::fake`) to the fuzz targets in `fuzz/`.
 
-#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(any(test, feature = "testing")), no_std)]
 #![forbid(unsafe_code)]
 #![deny(
     missing_docs,

@@ -139,6 +139,17 @@ pub const SUPPORTED: [VfModel; 8] = [
     ),
 ];
 
+/// The (vendor, device) pairs of [`SUPPORTED`], in order: what the PCI id table lists.
+pub const SUPPORTED_IDS: [(u16, u16); SUPPORTED.len()] = {
+    let mut ids = [(0, 0); SUPPORTED.len()];
+    let mut i = 0;
+    while i < SUPPORTED.len() {
+        ids[i] = (SUPPORTED[i].vendor, SUPPORTED[i].device);
+        i += 1;
+    }
+    ids
+};
+
 impl VfModel {
     /// Looks a PCI vendor/device pair up in [`SUPPORTED`].
     pub const fn from_ids(vendor: u16, device: u16) -> Option<VfModel> {
@@ -305,15 +316,7 @@ mod tests {
     #[test]
     fn table_is_usable_in_a_static() {
         // The kernel builds its `pci_device_id` table the same way.
-        static IDS: [(u16, u16); SUPPORTED.len()] = {
-            let mut ids = [(0, 0); SUPPORTED.len()];
-            let mut i = 0;
-            while i < SUPPORTED.len() {
-                ids[i] = (SUPPORTED[i].vendor, SUPPORTED[i].device);
-                i += 1;
-            }
-            ids
-        };
+        static IDS: [(u16, u16); SUPPORTED.len()] = SUPPORTED_IDS;
         const FOUND: Option<VfModel> = VfModel::from_ids(0x8086, 0x10CA);
         assert_eq!(IDS[6], (0x8086, 0x10CA));
         assert_eq!(FOUND.map(|m| m.family), Some(Family::Igb));

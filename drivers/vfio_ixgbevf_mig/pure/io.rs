@@ -70,10 +70,13 @@ pub trait RegIo {
     }
 }
 
-/// A fake BAR0 for host tests: plain memory, with the read-to-clear bits of the model's
-/// registers modelled so that save code that steals events shows up in tests.
-#[cfg(test)]
-pub(crate) mod fake {
+/// A fake BAR0 for host tests and the fuzz targets: plain memory, with the read-to-clear bits
+/// of the model's registers modelled so that save code that steals events shows up in tests.
+///
+/// Built only for `cargo test` and for the host crate's `testing` feature (used by
+/// `hostcore/fuzz`); never in the kernel.
+#[cfg(any(test, feature = "testing"))]
+pub mod fake {
     use core::cell::Cell;
 
     use super::super::map::RegMap;
@@ -81,16 +84,16 @@ pub(crate) mod fake {
     use super::{RegIo, RegOffset};
 
     /// Fake BAR0 memory.
-    pub(crate) struct FakeBar {
+    pub struct FakeBar {
         map: RegMap,
         words: Vec<Cell<u32>>,
         /// Every access, in order: `(offset, value, is_write)`.
-        pub(crate) log: core::cell::RefCell<Vec<(u32, u32, bool)>>,
+        pub log: core::cell::RefCell<Vec<(u32, u32, bool)>>,
     }
 
     impl FakeBar {
         /// A zeroed BAR whose register semantics follow `map`.
-        pub(crate) fn new(map: RegMap) -> Self {
+        pub fn new(map: RegMap) -> Self {
             FakeBar {
                 map,
                 words: (0..BAR0_SIZE / 4).map(|_| Cell::new(0)).collect(),
@@ -103,12 +106,12 @@ pub(crate) mod fake {
         }
 
         /// Sets a register's value without side effects (what the device would do).
-        pub(crate) fn poke(&self, offset: RegOffset, value: u32) {
+        pub fn poke(&self, offset: RegOffset, value: u32) {
             self.cell(offset).set(value);
         }
 
         /// Reads a register's value without side effects.
-        pub(crate) fn peek(&self, offset: RegOffset) -> u32 {
+        pub fn peek(&self, offset: RegOffset) -> u32 {
             self.cell(offset).get()
         }
     }

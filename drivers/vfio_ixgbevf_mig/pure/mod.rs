@@ -17,17 +17,35 @@
 //! - [`fields`]: one type per register that needs decoding, with field accessors.
 //! - [`io`]: the [`io::RegIo`] trait through which later pure code (state save and restore)
 //!   touches the BAR.
+//! - [`stream`]: the migration stream format (header, records, checksum) and its encoder;
+//!   [`decode`]: its validating decoder; [`wire`]: CRC-32, byte writer and reader, errnos.
+//! - [`snapshot`]: the VF's register state ([`snapshot::VfState`]), save and restore;
+//!   [`check`]: its validation; [`quiesce`]: stopping and restarting queue DMA.
+//! - [`pfctx`]: the PF-held VF context ([`pfctx::PfCtx`]) as carried in the stream.
+//! - [`image`]: state and PF context as stream records, stream sizes, and [`image::load`].
+//! - `testing` (host tests and fuzzing only): sample device states and the fuzz target body.
 //!
 //! C counterparts: `drivers/net/ethernet/intel/igbvf/{regs.h,defines.h,mbx.h}` and
 //! `drivers/net/ethernet/intel/ixgbevf/{regs.h,defines.h,mbx.h}`.
 
 pub mod access;
+pub mod check;
+pub mod decode;
 pub mod family;
 pub mod fields;
+pub mod fsm;
+pub mod image;
 pub mod io;
 pub mod map;
 pub mod pages;
+pub mod pfctx;
+pub mod quiesce;
 pub mod regs;
+pub mod snapshot;
+pub mod stream;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+pub mod wire;
 
 pub use family::{Family, VfModel, SUPPORTED};
 pub use io::RegIo;

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * PF-held state of Intel SR-IOV VFs (igb: 82576/I350, ixgbe: 82599/X540/X550),
+ * exported so that a VF migration driver can save it on the source host and
+ * program it into the destination PF.
+ *
+ * The PF driver, not the VF, owns part of each VF's configuration: the filters
+ * the VF asked for over the mailbox (MAC, multicast hashes, VLANs, MAC-VLANs,
+ * promiscuous modes, max frame), the negotiated mailbox API, whether the VF
+ * completed its reset handshake, and the administrator's per-VF settings.
+ *
+ * A migration driver looks the table up with __symbol_get("igb_vf_mig_ops") or
+ * __symbol_get("ixgbe_vf_mig_ops"), so it does not depend on either module.
+ * All ops take a VF that the caller's driver is bound to (see
+ * pci_iov_get_pf_drvdata()) and return -ENODEV if the VF does not belong to a
+ * PF driven by that driver or SR-IOV is being torn down.
+ */
+#ifndef _LINUX_INTEL_VF_MIG_H
+#define _LINUX_INTEL_VF_MIG_H
+
+#include <linux/build_bug.h>
+#include <linux/stddef.h>
+#include <linux/types.h>
+
+struct pci_dev;
+
+#define INTEL_VF_MIG_ABI		1
+
+#define INTEL_VF_MIG_MAX_MC		32
+#define INTEL_VF_MIG_MAX_VLANS		32
+#define INTEL_VF_MIG_MAX_MACVLANS	16
+
+/* Plain shifts rather than BIT(): bindgen cannot evaluate BIT(). */
+#define INTEL_VF_MIG_F_CTS		(1U << 0) /* VF finished its reset handshake (clear to send) */
+#define INTEL_VF_MIG_F_PF_SET_MAC	(1U << 1) /* MAC was set by the admin, guest cannot change it */
+#define INTEL_VF_MIG_F_SPOOFCHK		(1U << 2)
+#define INTEL_VF_MIG_F_TRUSTED		(1U << 3)
+#define INTEL_VF_MIG_F_UNI_PROMISC	(1U << 4)
+#define INTEL_VF_MIG_F_MULTI_PROMISC	(1U << 5)
+#define INTEL_VF_MIG_F_ALL		((1U << 6) - 1)
+
+/*
+ * Natural alignment, explicit padding, no holes: 268 bytes.  Padding must be
+ * zero; array entries past the count are ignored by restore and zeroed by save.
+ */
+struct intel_vf_mig_pf_ctx {
+	__u32 abi;		/* INTEL_VF_MIG_ABI */
+	__u32 flags;		/* INTEL_VF_MIG_F_* */
+	__u8 mac[6];		/* VF MAC address, all-zero if none */
+	/*
+	 * Multicast hashes the VF asked for.  igb keeps at most 30 but
+	 * remembers a larger count (up to 255), which it treats as "accept
+	 * all multicast": mc_hashes then holds the first 30.  ixgbe clamps
+	 * the count to 30.
+	 */
+	__u16 num_mc;
+	__u16 mc_hashes[INTEL_VF_MIG_MAX_MC];
+	/* VLAN ids the VF's pool is a member of (guest-requested), pf_vlan excluded */
+	__u16 num_vlans;
+	__u16 vlans[INTEL_VF_MIG_MAX_VLANS];
+	__u16 pf_vlan;		/* admin port VLAN, 0 = none */
+	__u16 pf_qos;		/* admin port VLAN priority, 0..7 */
+	__u16 pad0;
+	__u32 tx_rate;		/* Mb/s, 0 = unlimited */
+	__u32 max_frame;	/* bytes, 0 = PF default */
+	__u32 xcast_mode;	/* ixgbe: IXGBEVF_XCAST_MODE_*; igb: 0 */
+	__u32 mbx_api;		/* ixgbe: negotiated ixgbe_mbox_api_*; igb: 0 */
+	__u16 num_macvlans;	/* extra unicast filters (VF MAC filter / MACVLAN requests) */
+	__u16 pad;
+	__u8 macvlans[INTEL_VF_MIG_MAX_MACVLANS][6];
+};
+
+static_assert(offsetof(struct intel_vf_mig_pf_ctx, mc_hashes) == 16);
+static_assert(offsetof(struct intel_vf_mig_pf_ctx, vlans) == 82);
+static_assert(offsetof(struct intel_vf_mig_pf_ctx, tx_rate) == 152);
+static_assert(offsetof(struct intel_vf_mig_pf_ctx, macvlans) == 172);
+static_assert(sizeof(struct intel_vf_mig_pf_ctx) == 268);
+
+/*
+ * Error codes: -EINVAL for a malformed value, -EOPNOTSUPP for a valid value
+ * this PF (its hardware or current configuration, e.g. link speed for a rate
+ * limit) cannot honour, -E2BIG for more entries than the PF or the context can
+ * hold, -ENOSPC when the filter tables shared with the PF and the other VFs
+ * have no room left.
+ */
+struct intel_vf_mig_ops {
+	u32 abi;	/* INTEL_VF_MIG_ABI */
+	/*
+	 * Fill *ctx with the PF-held state of VF @vf.  Quiesce first for a
+	 * snapshot the guest cannot change behind the caller's back.  May
+	 * sleep (takes RTNL).
+	 */
+	int (*save)(struct pci_dev *vf, struct intel_vf_mig_pf_ctx *ctx);
+	/*
+	 * Validate every field first (-EINVAL for bad values, -EOPNOTSUPP for
+	 * a feature this PF lacks, -E2BIG for too many entries, -ENOSPC for
+	 * full shared tables), then program the PF for @vf; nothing is
+	 * changed when validation fails.  Admin settings in @ctx (PF_SET_MAC,
+	 * SPOOFCHK, TRUSTED, pf_vlan/pf_qos, tx_rate) replace the
+	 * destination's.  A VF FLR that the PF has not processed yet is
+	 * processed first (so it does not wipe the restored state later).
+	 * May sleep (takes RTNL).
+	 */
+	int (*restore)(struct pci_dev *vf, const struct intel_vf_mig_pf_ctx *ctx);
+	/*
+	 * Stop servicing @vf's mailbox (requests stay pending in the VF
+	 * mailbox, unanswered, and the PF sends the VF no messages of its own)
+	 * until unquiesce, which services what is pending.  Also used around
+	 * restore.  A VF FLR is still processed (it resets the PF-held state)
+	 * and ends quiescence, so quiesce after any reset you issue: quiesce
+	 * itself first processes an FLR the PF has not seen yet.  Sriov
+	 * disable ends it too.  Atomic-safe (spinlock only).
+	 */
+	int (*quiesce)(struct pci_dev *vf);
+	int (*unquiesce)(struct pci_dev *vf);
+};
+
+extern const struct intel_vf_mig_ops igb_vf_mig_ops;	/* EXPORT_SYMBOL_GPL in igb */
+extern const struct intel_vf_mig_ops ixgbe_vf_mig_ops;	/* EXPORT_SYMBOL_GPL in ixgbe */
+
+#endif /* _LINUX_INTEL_VF_MIG_H */

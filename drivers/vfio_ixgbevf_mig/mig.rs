@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The device side of the FSM steps: quiesce, save and load, joining the pure core
+//! (`pure::quiesce`, `pure::snapshot`, `pure::image`) to BAR0 and the PF backend.
+//!
+//! Every decision (which registers, in which order, what is valid) is made in the pure
+//! core; this file only supplies the register I/O, the sleep between drain polls, the PF
+//! calls and the errno mapping. It runs under the state mutex.
+
+use crate::pure::{
+    image, quiesce as q,
+    snapshot::{self, Enables as SnapEnables},
+    stream,
+};
+use crate::vfio::{eopnotsupp, usleep, Bar0, Device};
+use crate::{pf_ops, MigDevice};
+use kernel::prelude::*;
+
+/// Queue enable bits turned off by quiesce (or loaded by a resume), restored on RUNNING.
+pub(crate) type Enables = SnapEnables;
+
+/// Sleep between polls of a draining queue; `pure::quiesce::MAX_POLLS` of them bound the wait.
+const DRAIN_POLL_US: usize = 200;
+
+/// Turns a pure-core errno (positive) into an `Error`.
+fn errno(e: i32) -> Error {
+    Error::from_errno(-e)
+}
+
+fn bar0(dev: &Device<MigDevice>) -> Result<Bar0<'_>> {
+    // Mapped at open; migration ops only run on an open device.
+    dev.core().bar0().ok_or(EIO)
+}
+
+/// Fails with EIO when a BAR access failed (memory decoding off): results are garbage.
+fn check_bar(bar: &Bar0<'_>) -> Result {
+    if bar.failed() {
+        pr_err!("migration: BAR0 not accessible (memory decoding disabled?)\n");
+        return Err(EIO);
+    }
+    Ok(())
+}
+
+/// RUNNING → RUNNING_P2P: the VF stops initiating DMA and the PF stops answering its mailbox.
+pub(crate) fn quiesce(dev: &Device<MigDevice>) -> Result<Enables> {
+    let data = dev.data();
+    let bar = bar0(dev)?;
+    let res = q::quiesce(&bar, &data.model, &mut || usleep(DRAIN_POLL_US));
+    check_bar(&bar)?;
+    let enables = res.map_err(|e| {
+        pr_err!("migration: quiesce failed: {:?}\n", e);
+        errno(e.to_errno())
+    })?;
+    // Without the PF exports there is no mailbox to hold; saving will refuse later.
+    if let Err(e) = pf_ops::quiesce(data.model.family, dev.core().pci()) {
+        if e != eopnotsupp() {
+            let _ = q::resume(&bar, &data.model, enables);
+            return Err(e);
+        }
+    }
+    Ok(enables)
+}
+
+/// RUNNING_P2P → RUNNING: exactly the queues quiesce stopped (or resume loaded) run again.
+pub(crate) fn unquiesce(dev: &Device<MigDevice>, enables: Enables) -> Result {
+    let data = dev.data();
+    let bar = bar0(dev)?;
+    let res = q::resume(&bar, &data.model, enables).and_then(|()| q::kick(&bar, &data.model));
+    check_bar(&bar)?;
+    res.map_err(|e| errno(e.to_errno()))?;
+    match pf_ops::unquiesce(data.model.family, dev.core().pci()) {
+        Err(e) if e != eopnotsupp() => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// A buffer for a whole stream of `model`, and the PRE_COPY initial data written into it.
+/// Returns the buffer and the initial data's length.
+pub(crate) fn initial(dev: &Device<MigDevice>) -> Result<(KVec<u8>, usize)> {
+    let model = &dev.data().model;
+    // Refuse before downtime if the PF cannot hand over its part.
+    pf_ops::check_available(model.family)?;
+    let mut buf = KVec::from_elem(0u8, image::stream_len(model), GFP_KERNEL)?;
+    let n = image::write_initial(&mut buf, model).map_err(|e| errno(e.to_errno()))?;
+    Ok((buf, n))
+}
+
+/// STOP_COPY: reads the (stopped) VF and its PF context and completes the stream in `buf`
+/// after the `used` initial bytes. Returns the stream length.
+pub(crate) fn stop_copy(
+    dev: &Device<MigDevice>,
+    quiesced: Enables,
+    buf: &mut [u8],
+    used: usize,
+) -> Result<usize> {
+    let data = dev.data();
+    let model = &data.model;
+    let bar = bar0(dev)?;
+    let mut state = snapshot::save(&bar, model, quiesced).map_err(|e| errno(e.to_errno()))?;
+    snapshot::save_mailbox_ctrl(&bar, model, &mut state).map_err(|e| errno(e.to_errno()))?;
+    check_bar(&bar)?;
+    let pf = pf_ops::save(model.family, dev.core().pci())?;
+    image::write_stop_copy(buf, used, model, &state, &pf).map_err(|e| {
+        pr_err!("migration: encoding the state failed: {}\n", e);
+        errno(e.to_errno())
+    })
+}
+
+/// Checks the initial data of a resuming stream as soon as it is complete. Returns the
+/// announced stream length, or `None` while the initial data is still incomplete.
+pub(crate) fn check_initial(dev_model: &crate::pure::VfModel, buf: &[u8]) -> Result<Option<usize>> {
+    match stream::check_initial(buf, dev_model) {
+        Ok(len) => Ok(Some(len)),
+        Err(stream::StreamError::Truncated) if buf.len() < stream::INITIAL_LEN => Ok(None),
+        Err(e) => {
+            pr_err!("migration: incompatible stream: {}\n", e);
+            Err(errno(e.to_errno()))
+        }
+    }
+}
+
+/// RESUMING → STOP: validates the whole stream, then programs the PF and the VF. Nothing
+/// reaches the device unless everything validated. Returns the queues to enable at RUNNING.
+pub(crate) fn load(dev: &Device<MigDevice>, input: &[u8]) -> Result<Enables> {
+    let data = dev.data();
+    let model = &data.model;
+    let img = image::load(input, model).map_err(|e| {
+        pr_err!("migration: resume stream refused: {:?}\n", e);
+        errno(e.to_errno())
+    })?;
+    let bar = bar0(dev)?;
+    let pci = dev.core().pci();
+    pf_ops::restore(model.family, pci, &img.pf)?;
+    let res = snapshot::restore(&bar, model, &img.vf, &mut || usleep(DRAIN_POLL_US));
+    check_bar(&bar)?;
+    res.map_err(|e| {
+        pr_err!("migration: loading the VF registers failed: {:?}\n", e);
+        errno(e.to_errno())
+    })
+}
+
+/// Exact number of bytes STOP_COPY still produces (`VFIO_DEVICE_FEATURE_MIG_DATA_SIZE`).
+pub(crate) fn data_size(dev: &Device<MigDevice>) -> usize {
+    image::stream_len(&dev.data().model)
+}
