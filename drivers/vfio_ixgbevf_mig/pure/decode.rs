@@ -15,11 +15,39 @@
 
 use super::family::{VfModel, MAX_QUEUES};
 use super::stream::{
-    parse_header, Compat, Header, StreamError, FLAG_MANDATORY, HEADER_LEN, MAX_RECORD_LEN,
-    MAX_STREAM_LEN, RECORD_HEADER_LEN, TAG_COMPAT, TAG_DEV_REGS, TAG_END, TAG_MAILBOX, TAG_PF_CTX,
-    TAG_RX_QUEUE, TAG_TX_QUEUE,
+    parse_header, Compat, Header, StreamError, COMPAT_LEN, FLAG_MANDATORY, HEADER_LEN, INITIAL_LEN,
+    MAX_RECORD_LEN, MAX_STREAM_LEN, RECORD_HEADER_LEN, TAG_COMPAT, TAG_DEV_REGS, TAG_END,
+    TAG_MAILBOX, TAG_PF_CTX, TAG_RX_QUEUE, TAG_TX_QUEUE,
 };
 use super::wire::{crc32, padded, Reader};
+
+/// Checks the PRE_COPY initial data (header and compat record) at the start of `prefix`
+/// against the destination `model` and returns the announced total stream length.
+///
+/// Returns [`StreamError::Truncated`] while fewer than [`INITIAL_LEN`] bytes are there. The
+/// resuming file calls this as soon as it has them and refuses writes beyond the returned
+/// length (`ENOMEM`), so an incompatible or oversize stream fails before the source stops.
+pub fn check_initial(prefix: &[u8], model: &VfModel) -> Result<usize, StreamError> {
+    let header = parse_header(prefix)?;
+    header.check_compatible(model)?;
+    let rec = prefix
+        .get(HEADER_LEN..INITIAL_LEN)
+        .ok_or(StreamError::Truncated)?;
+    let mut r = Reader::new(rec);
+    let (tag, flags, len) = (r.u16(), r.u16(), r.u32());
+    if tag != Some(TAG_COMPAT) {
+        return Err(StreamError::Unexpected(tag.unwrap_or(0)));
+    }
+    // CAST: COMPAT_LEN is 8.
+    if flags != Some(FLAG_MANDATORY) || len != Some(COMPAT_LEN as u32) {
+        return Err(StreamError::Malformed);
+    }
+    let payload = rec.get(RECORD_HEADER_LEN..).ok_or(StreamError::Truncated)?;
+    let compat = Compat::parse(payload).ok_or(StreamError::Malformed)?;
+    compat.check(model)?;
+    // CAST: lossless, see `Compat::check`.
+    Ok(compat.stream_len as usize)
+}
 
 /// One record as found in the input, bounds-checked only.
 struct RawRecord<'a> {
@@ -224,7 +252,8 @@ pub fn decode<'a>(input: &'a [u8], model: &VfModel) -> Result<Decoded<'a>, Strea
 #[cfg(test)]
 mod tests {
     use super::super::family::SUPPORTED;
-    use super::super::stream::{record_len, END_LEN, TAG_END};
+    use super::super::image::{stream_len, write_initial};
+    use super::super::stream::{record_len, Incompat, END_LEN, TAG_END};
     use super::super::testing::{craft, sample_stream, with_end};
     use super::super::wire::ENOMEM;
     use super::*;
@@ -264,6 +293,44 @@ mod tests {
         let mut recs = records(&sample_stream(m));
         f(&mut recs);
         decode(&rebuild(m, recs), m).map(|d| d.skipped())
+    }
+
+    #[test]
+    fn initial_data_is_checked_before_downtime() {
+        for m in SUPPORTED {
+            let mut buf = [0u8; INITIAL_LEN];
+            assert_eq!(write_initial(&mut buf, &m), Ok(INITIAL_LEN));
+            assert_eq!(check_initial(&buf, &m), Ok(stream_len(&m)));
+            for n in 0..INITIAL_LEN {
+                assert_eq!(check_initial(&buf[..n], &m), Err(StreamError::Truncated));
+            }
+        }
+        let m = model(0x10CA);
+        let mut buf = [0u8; INITIAL_LEN];
+        write_initial(&mut buf, &m).unwrap();
+        assert_eq!(
+            check_initial(&buf, &model(0x10ED)),
+            Err(StreamError::Incompatible(Incompat::Family))
+        );
+        let edit = |at: usize, v: u8| {
+            let mut b = buf;
+            b[at] = v;
+            check_initial(&b, &m)
+        };
+        // Compat record: tag, flags, length, vectors, rss, mailbox words, reserved, length.
+        assert_eq!(edit(32, 2), Err(StreamError::Unexpected(2)));
+        assert_eq!(edit(34, 0), Err(StreamError::Malformed));
+        assert_eq!(edit(36, 9), Err(StreamError::Malformed));
+        let geo = Err(StreamError::Incompatible(Incompat::Geometry));
+        assert_eq!(edit(40, 4), geo);
+        assert_eq!(edit(41, 1), geo);
+        assert_eq!(edit(41, 2), Err(StreamError::Malformed));
+        assert_eq!(edit(42, 8), geo);
+        assert_eq!(edit(43, 1), Err(StreamError::Malformed));
+        assert_eq!(edit(46, 1), Err(StreamError::TooLarge(0x1_0000 + 628)));
+        let mut tiny = buf;
+        tiny[44..48].copy_from_slice(&59u32.to_le_bytes());
+        assert_eq!(check_initial(&tiny, &m), Err(StreamError::Malformed));
     }
 
     #[test]

@@ -49,7 +49,7 @@ use super::family::{Family, VfModel};
 use super::regs::MBX_WORDS;
 use super::wire::{crc32, padded, Reader, Writer, EINVAL, ENOMEM, EOPNOTSUPP};
 
-pub use super::decode::{decode, Decoded};
+pub use super::decode::{check_initial, decode, Decoded};
 
 /// Magic at the start of every stream.
 pub const MAGIC: [u8; 8] = *b"IXVFMIG1";
@@ -345,34 +345,6 @@ impl Compat {
     }
 }
 
-/// Checks the PRE_COPY initial data (header and compat record) at the start of `prefix`
-/// against the destination `model` and returns the announced total stream length.
-///
-/// Returns [`StreamError::Truncated`] while fewer than [`INITIAL_LEN`] bytes are there. The
-/// resuming file calls this as soon as it has them and refuses writes beyond the returned
-/// length (`ENOMEM`), so an incompatible or oversize stream fails before the source stops.
-pub fn check_initial(prefix: &[u8], model: &VfModel) -> Result<usize, StreamError> {
-    let header = parse_header(prefix)?;
-    header.check_compatible(model)?;
-    let rec = prefix
-        .get(HEADER_LEN..INITIAL_LEN)
-        .ok_or(StreamError::Truncated)?;
-    let mut r = Reader::new(rec);
-    let (tag, flags, len) = (r.u16(), r.u16(), r.u32());
-    if tag != Some(TAG_COMPAT) {
-        return Err(StreamError::Unexpected(tag.unwrap_or(0)));
-    }
-    // CAST: COMPAT_LEN is 8.
-    if flags != Some(FLAG_MANDATORY) || len != Some(COMPAT_LEN as u32) {
-        return Err(StreamError::Malformed);
-    }
-    let payload = rec.get(RECORD_HEADER_LEN..).ok_or(StreamError::Truncated)?;
-    let compat = Compat::parse(payload).ok_or(StreamError::Malformed)?;
-    compat.check(model)?;
-    // CAST: lossless, see `Compat::check`.
-    Ok(compat.stream_len as usize)
-}
-
 /// Length of a whole record (header, payload, padding) with a `payload`-byte payload.
 pub const fn record_len(payload: usize) -> usize {
     RECORD_HEADER_LEN + (payload.saturating_add(3) & !3)
@@ -487,7 +459,7 @@ impl<'a> Encoder<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::image::{stream_len, write_initial};
+    use super::super::image::write_initial;
     use super::*;
 
     fn model(device: u16) -> VfModel {
@@ -563,44 +535,6 @@ mod tests {
         let mut vendor = h;
         vendor.vendor = 0x8087;
         assert_eq!(vendor.check_compatible(&m82576), inc(Incompat::Device));
-    }
-
-    #[test]
-    fn initial_data_is_checked_before_downtime() {
-        for m in super::super::family::SUPPORTED {
-            let mut buf = [0u8; INITIAL_LEN];
-            assert_eq!(write_initial(&mut buf, &m), Ok(INITIAL_LEN));
-            assert_eq!(check_initial(&buf, &m), Ok(stream_len(&m)));
-            for n in 0..INITIAL_LEN {
-                assert_eq!(check_initial(&buf[..n], &m), Err(StreamError::Truncated));
-            }
-        }
-        let m = model(0x10CA);
-        let mut buf = [0u8; INITIAL_LEN];
-        write_initial(&mut buf, &m).unwrap();
-        assert_eq!(
-            check_initial(&buf, &model(0x10ED)),
-            Err(StreamError::Incompatible(Incompat::Family))
-        );
-        let edit = |at: usize, v: u8| {
-            let mut b = buf;
-            b[at] = v;
-            check_initial(&b, &m)
-        };
-        // Compat record: tag, flags, length, vectors, rss, mailbox words, reserved, length.
-        assert_eq!(edit(32, 2), Err(StreamError::Unexpected(2)));
-        assert_eq!(edit(34, 0), Err(StreamError::Malformed));
-        assert_eq!(edit(36, 9), Err(StreamError::Malformed));
-        let geo = Err(StreamError::Incompatible(Incompat::Geometry));
-        assert_eq!(edit(40, 4), geo);
-        assert_eq!(edit(41, 1), geo);
-        assert_eq!(edit(41, 2), Err(StreamError::Malformed));
-        assert_eq!(edit(42, 8), geo);
-        assert_eq!(edit(43, 1), Err(StreamError::Malformed));
-        assert_eq!(edit(46, 1), Err(StreamError::TooLarge(0x1_0000 + 628)));
-        let mut tiny = buf;
-        tiny[44..48].copy_from_slice(&59u32.to_le_bytes());
-        assert_eq!(check_initial(&tiny, &m), Err(StreamError::Malformed));
     }
 
     #[test]

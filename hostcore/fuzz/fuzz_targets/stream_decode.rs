@@ -12,4 +12,6 @@
 use libfuzzer_sys::fuzz_target;
 use vfio_ixgbevf_mig_core::pure::testing::fuzz_stream_decode;
 
-fuzz_target!(|data: &[u8]| fuzz_stream_decode(data));
+fuzz_target!(|data: &[u8]| {
+    fuzz_stream_decode(data);
+});
