@@ -12,6 +12,12 @@ cat "$kdir/../build-time" >&2 2>/dev/null || true
 # uapi headers for the selftests; cheap, and kept inside the cached tree.
 [ -f "$kdir/../headers/include/linux/vfio.h" ] ||
 	make -C "$kdir" "${KMAKE_FLAGS[@]}" INSTALL_HDR_PATH="$kdir/../headers" headers_install >/dev/null
+# The module carries its own copy of the PF interface header (so it builds against kernels
+# without patches/); it must be the one the patched PF drivers were built with.
+cmp -s "$kdir/include/linux/intel_vf_mig.h" "$here/drivers/vfio_ixgbevf_mig/intel_vf_mig.h" || {
+	echo "build-all: drivers/vfio_ixgbevf_mig/intel_vf_mig.h differs from patches/0001's header" >&2
+	exit 1
+}
 make -C "$here" KDIR="$kdir" modules >&2
 make -C "$here/selftests" KHDR="$kdir/../headers/include" OUT="$here/selftests/out" >&2
 echo "$kdir"

@@ -30,9 +30,15 @@ struct pci_dev;
 #define INTEL_VF_MIG_MAX_VLANS		32
 #define INTEL_VF_MIG_MAX_MACVLANS	16
 
-/* Plain shifts rather than BIT(): bindgen cannot evaluate BIT(). */
-#define INTEL_VF_MIG_F_CTS		(1U << 0) /* VF finished its reset handshake (clear to send) */
-#define INTEL_VF_MIG_F_PF_SET_MAC	(1U << 1) /* MAC was set by the admin, guest cannot change it */
+/*
+ * Plain shifts rather than BIT(): bindgen cannot evaluate BIT().
+ * CTS: the VF finished its reset handshake (clear to send).
+ * PF_SET_MAC: the MAC was set by the admin, the guest cannot change it.
+ * UNI/MULTI_PROMISC: on ixgbe they mirror xcast_mode (UNI: PROMISC; MULTI:
+ * ALLMULTI or PROMISC) and must agree with it; igb never grants UNI_PROMISC.
+ */
+#define INTEL_VF_MIG_F_CTS		(1U << 0)
+#define INTEL_VF_MIG_F_PF_SET_MAC	(1U << 1)
 #define INTEL_VF_MIG_F_SPOOFCHK		(1U << 2)
 #define INTEL_VF_MIG_F_TRUSTED		(1U << 3)
 #define INTEL_VF_MIG_F_UNI_PROMISC	(1U << 4)
@@ -55,14 +61,22 @@ struct intel_vf_mig_pf_ctx {
 	 */
 	__u16 num_mc;
 	__u16 mc_hashes[INTEL_VF_MIG_MAX_MC];
-	/* VLAN ids the VF's pool is a member of (guest-requested), pf_vlan excluded */
+	/*
+	 * VLAN ids the VF's pool is a member of, pf_vlan excluded: the guest's
+	 * VLANs and VLAN 0 (tagless access) if the pool has it.
+	 */
 	__u16 num_vlans;
 	__u16 vlans[INTEL_VF_MIG_MAX_VLANS];
 	__u16 pf_vlan;		/* admin port VLAN, 0 = none */
 	__u16 pf_qos;		/* admin port VLAN priority, 0..7 */
 	__u16 pad0;
 	__u32 tx_rate;		/* Mb/s, 0 = unlimited */
-	__u32 max_frame;	/* bytes, 0 = PF default */
+	/*
+	 * Largest frame the VF asked to receive (VF_SET_LPE), 0 = it did not
+	 * ask: igb then leaves long packets off for the pool, ixgbe leaves its
+	 * port-wide MAXFRS alone.
+	 */
+	__u32 max_frame;
 	__u32 xcast_mode;	/* ixgbe: IXGBEVF_XCAST_MODE_*; igb: 0 */
 	__u32 mbx_api;		/* ixgbe: negotiated ixgbe_mbox_api_*; igb: 0 */
 	__u16 num_macvlans;	/* extra unicast filters (VF MAC filter / MACVLAN requests) */
