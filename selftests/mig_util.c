@@ -498,6 +498,10 @@ static void drain_vf(struct mig_traffic *t)
 		}
 		if (vlan)
 			t->last_vlan = vlan;
+		if (mig_frame_check(f, len, t->nonce + 2) >= 0) {
+			t->ctl_got++;
+			continue;
+		}
 		seq = mig_frame_check(f, len, t->nonce);
 		if (seq == -2)
 			t->vf_bad++;
@@ -556,6 +560,26 @@ int mig_traffic_pump(struct mig_traffic *t, unsigned int ms)
 		usleep(200);
 	} while (now_ns() < end);
 	return 0;
+}
+
+int mig_traffic_control(struct mig_traffic *t, const uint8_t *dst,
+			uint16_t vlan, unsigned int n, unsigned int wait_ms)
+{
+	uint32_t before = t->ctl_got;
+	uint8_t f[IGBVF_BUF_SIZE];
+	size_t len = t->frame_len + (vlan ? 4 : 0);
+
+	for (unsigned int s = 0; s < n; s++) {
+		int ret;
+
+		mig_frame(f, len, dst, t->peer.mac, vlan, t->nonce + 2, s);
+		ret = mig_peer_send(&t->peer, f, len);
+		if (ret)
+			return t_fail(t, -ret, "control frame: %s", strerror(-ret));
+	}
+	if (mig_traffic_pump(t, wait_ms))
+		return -EIO;
+	return (int)(t->ctl_got - before);
 }
 
 int mig_traffic_stop(struct mig_traffic *t, unsigned int drain_ms)

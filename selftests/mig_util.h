@@ -170,6 +170,7 @@ struct mig_traffic {
 	uint16_t *peer_got;		/* per seq: arrivals at the peer */
 	uint32_t peer_stray, peer_bad;
 	uint16_t last_vlan;		/* tag of the last tagged VF RX frame */
+	uint32_t ctl_got;		/* control frames (mig_traffic_control) at the VF */
 	char err[256];
 };
 
@@ -187,6 +188,13 @@ int mig_traffic_start(struct mig_traffic *t);
  * drained. 0 or -errno (VF driver error) with t->err set.
  */
 int mig_traffic_pump(struct mig_traffic *t, unsigned int ms);
+/*
+ * Control frames: n frames from the peer to dst (tagged vlan if nonzero),
+ * outside the counted stream, then pumps for wait_ms. Returns how many of
+ * them reached the VF (to prove that the device filters what it should).
+ */
+int mig_traffic_control(struct mig_traffic *t, const uint8_t *dst,
+			uint16_t vlan, unsigned int n, unsigned int wait_ms);
 /* Stops the peer thread, then keeps draining for drain_ms. */
 int mig_traffic_stop(struct mig_traffic *t, unsigned int drain_ms);
 /*

@@ -156,6 +156,12 @@ impl State {
 pub(crate) fn set_state(dev: &Device<MigDevice>, new: MigState) -> Result<Option<FileRef>> {
     let data = dev.data();
     let mut inner = data.state.lock();
+    // ERROR is sticky: the device's state is unknown (a step failed half way), so only a
+    // reset may leave it; and userspace may never ask for ERROR. The core's table would
+    // refuse both too, but warns when asked to walk from ERROR.
+    if inner.state == MigState::Error || new == MigState::Error {
+        return Err(EINVAL);
+    }
     let mut file = None;
     while inner.state != new {
         let cur = inner.state;
