@@ -7,6 +7,10 @@
 #include <linux/delay.h>
 #include <linux/err.h>
 #include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/iommu.h>
+#include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/vfio.h>
 #include "helpers.h"
@@ -126,3 +130,64 @@ void mig_set_migration(struct vfio_device *vdev, const struct vfio_migration_ops
 	vdev->mig_ops = ops;
 	vdev->migration_flags = flags;
 }
+
+void mig_set_log_ops(struct vfio_device *vdev, const struct vfio_log_ops *ops)
+{
+	vdev->log_ops = ops;
+}
+
+/*
+ * Module parameters are macros, so they live here. Read once per device at bind time: QEMU
+ * reads region info once, so the trap cannot be switched on under a running user.
+ */
+static bool dirty_tracking = true;
+module_param(dirty_tracking, bool, 0444);
+MODULE_PARM_DESC(dirty_tracking,
+		 "Trap RX tail writes (RX queue page of BAR0 not mmapped) and offer VFIO DMA logging (default: Y). N: BAR0 fully mmapped, no DMA logging");
+
+bool mig_param_dirty_tracking(void)
+{
+	return dirty_tracking;
+}
+
+bool mig_bar_mmap_supported(struct vfio_pci_core_device *vdev, int bar)
+{
+	return vdev->bar_mmap_supported[bar];
+}
+
+int mig_msix_bar(struct vfio_pci_core_device *vdev)
+{
+	return vdev->msix_bar;
+}
+
+unsigned long mig_vma_pgoff(struct vm_area_struct *vma)
+{
+	return vma->vm_pgoff;
+}
+
+unsigned long mig_vma_len(struct vm_area_struct *vma)
+{
+	return vma->vm_end - vma->vm_start;
+}
+
+/*
+ * Reads [iova, iova + len), inside one page, as the device would: through the IOMMU domain
+ * the device is attached to (type1 or iommufd). Only pinned guest RAM is mapped there; any
+ * other translation (unmapped, MMIO) is refused rather than touched.
+ */
+int mig_read_iova_page(struct pci_dev *pdev, u64 iova, void *buf, size_t len)
+{
+	struct iommu_domain *domain = iommu_get_domain_for_dev(&pdev->dev);
+	phys_addr_t phys;
+
+	if (!domain || len > PAGE_SIZE - offset_in_page(iova))
+		return -EINVAL;
+	phys = iommu_iova_to_phys(domain, iova);
+	if (!phys || !pfn_valid(PHYS_PFN(phys)))
+		return -EFAULT;
+	memcpy_from_page(buf, pfn_to_page(PHYS_PFN(phys)), offset_in_page(phys), len);
+	return 0;
+}
+
+/* iova_bitmap_set() lives in the IOMMUFD symbol namespace. */
+MODULE_IMPORT_NS(IOMMUFD);

@@ -31,4 +31,12 @@ void __iomem *mig_barmap(struct vfio_pci_core_device *vdev, int bar);
 void mig_set_migration(struct vfio_device *vdev, const struct vfio_migration_ops *ops,
 		       unsigned int flags);
 
+void mig_set_log_ops(struct vfio_device *vdev, const struct vfio_log_ops *ops);
+bool mig_param_dirty_tracking(void);
+bool mig_bar_mmap_supported(struct vfio_pci_core_device *vdev, int bar);
+int mig_msix_bar(struct vfio_pci_core_device *vdev);
+unsigned long mig_vma_pgoff(struct vm_area_struct *vma);
+unsigned long mig_vma_len(struct vm_area_struct *vma);
+int mig_read_iova_page(struct pci_dev *pdev, u64 iova, void *buf, size_t len);
+
 #endif

@@ -22,10 +22,11 @@ mod state;
 mod sys;
 mod vfio;
 
-use pure::access::Access;
+use pure::access::{Access, Region};
 use pure::family::{VfModel, SUPPORTED, SUPPORTED_IDS};
 use pure::fsm::MigState;
-use vfio::{Device, FileRef, PciDev, VariantDriver};
+use pure::ranges::Span;
+use vfio::{Device, FileRef, IovaBitmap, PciDev, VariantDriver, Vma};
 
 module! {
     type: MigModule,
@@ -66,8 +67,9 @@ struct MigDevice {
     /// Migration state, behind the state mutex.
     #[pin]
     state: state::State,
-    /// RX tail trap of the dirty tracker.
-    trap: dirty::Trap,
+    /// Software DMA dirty tracking (RX tail trap, logging session).
+    #[pin]
+    dirty: dirty::Dirty,
 }
 
 impl VariantDriver for MigDevice {
@@ -85,7 +87,7 @@ impl VariantDriver for MigDevice {
             model: model?,
             vf_id: vf_id?,
             state <- state::State::new(),
-            trap: dirty::Trap::new(),
+            dirty <- dirty::Dirty::new(model, vfio::dirty_tracking_param()),
         }? Error)
     }
 
@@ -117,7 +119,7 @@ impl VariantDriver for MigDevice {
             "{}: VF {} closed, {} RX tail writes seen\n",
             dev.core().pci().name(),
             data.vf_id,
-            data.trap.rx_tail_writes()
+            data.dirty.rx_tail_writes()
         );
         dev.core().close();
     }
@@ -129,17 +131,23 @@ impl VariantDriver for MigDevice {
     }
 
     fn write(dev: &Device<Self>, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
-        let data = dev.data();
-        if let Some(offset) = Access::decode(*pos, count).and_then(|a| a.bar0_dword()) {
-            data.trap.bar0_write(&data.model, offset);
+        if let Some(a) = Access::decode(*pos, count) {
+            if a.region == Region::Bar(0) && dev.data().dirty.trapped().contains(a.offset) {
+                dirty::bar0_write(dev, a.offset, buf, count)?;
+            }
         }
         dev.core().write(buf, count, pos)
     }
 
     fn ioctl(dev: &Device<Self>, cmd: u32, arg: usize) -> Result<isize> {
         // Resets reach `reset_done` through the PCI core, and migration and DMA logging come
-        // in as VFIO core features, so no ioctl needs more than the core yet; region info
-        // (leaving trapped BAR0 pages out of the sparse mmap) is the first to be handled here.
+        // in as VFIO core features; only BAR0's region info differs (trapped pages are not
+        // mmappable).
+        if cmd == sys::VFIO_DEVICE_GET_REGION_INFO {
+            if let Some(ret) = dirty::region_info(dev, arg)? {
+                return Ok(ret);
+            }
+        }
         dev.core().ioctl(cmd, arg)
     }
 
@@ -157,5 +165,25 @@ impl VariantDriver for MigDevice {
 
     fn data_size(dev: &Device<Self>) -> Result<usize> {
         Ok(mig::data_size(dev))
+    }
+
+    fn mmap(dev: &Device<Self>, vma: &Vma) -> Result {
+        dirty::mmap(dev, vma)
+    }
+
+    fn offers_dma_logging(dev: &Device<Self>) -> bool {
+        dev.data().dirty.offered()
+    }
+
+    fn log_start(dev: &Device<Self>, ranges: &[Span], page_size: u64) -> Result<u64> {
+        dirty::start(dev, ranges, page_size)
+    }
+
+    fn log_stop(dev: &Device<Self>) -> Result {
+        dirty::stop(dev)
+    }
+
+    fn log_report(dev: &Device<Self>, iova: u64, len: u64, bitmap: &mut IovaBitmap) -> Result {
+        dirty::report(dev, iova, len, bitmap)
     }
 }

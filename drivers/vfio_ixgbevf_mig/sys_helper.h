@@ -6,6 +6,7 @@
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
 #include <linux/iommu.h>
+#include <linux/interval_tree.h>
 #include <linux/iova_bitmap.h>
 #include <linux/module.h>
 #include <linux/pci.h>
@@ -30,3 +31,5 @@ const unsigned int MIG_CONST_VFIO_MIGRATION_P2P = VFIO_MIGRATION_P2P;
 const unsigned int MIG_CONST_VFIO_MIGRATION_PRE_COPY = VFIO_MIGRATION_PRE_COPY;
 const int MIG_CONST_EOPNOTSUPP = EOPNOTSUPP;
 const int MIG_CONST_ENOMSG = ENOMSG;
+const unsigned int MIG_CONST_PAGE_SHIFT = PAGE_SHIFT;
+const unsigned long MIG_CONST_PAGE_SIZE = PAGE_SIZE;

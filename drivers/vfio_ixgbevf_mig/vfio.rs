@@ -9,7 +9,13 @@
 //! and the driver [`Registration`]. All `unsafe` code of the driver lives here; C objects are
 //! borrowed for the duration of a callback and never outlive it.
 
-use crate::pure::{fsm::MigState, io::RegIo, regs::RegOffset};
+use crate::pure::{
+    fsm::MigState,
+    io::RegIo,
+    ranges::Span,
+    regs::RegOffset,
+    ring::{GuestMem, Unmapped},
+};
 use crate::state::MigFile;
 use crate::sys;
 use core::{
@@ -198,6 +204,24 @@ impl CoreDevice {
         })
     }
 
+    /// Whether the core allows mmap of BAR `bar`.
+    pub(crate) fn bar_mmap_supported(&self, bar: i32) -> bool {
+        // SAFETY: valid device (type invariant); reads one flag.
+        unsafe { sys::mig_bar_mmap_supported(self.as_raw(), bar) }
+    }
+
+    /// The BAR holding the MSI-X table.
+    pub(crate) fn msix_bar(&self) -> i32 {
+        // SAFETY: valid device (type invariant); reads one field.
+        unsafe { sys::mig_msix_bar(self.as_raw()) }
+    }
+
+    /// The core's mmap handler.
+    pub(crate) fn mmap(&self, vma: &Vma) -> Result {
+        // SAFETY: valid device (type invariant); `vma` is the one being set up by this call.
+        to_result(unsafe { sys::vfio_pci_core_mmap(self.vdev(), vma.0) })
+    }
+
     /// Computes the next arc from `cur` towards `new` (`vfio_mig_get_next_state`).
     pub(crate) fn next_state(&self, cur: MigState, new: MigState) -> Result<MigState> {
         let mut next = 0;
@@ -354,6 +378,76 @@ impl Drop for PfTable {
         // SAFETY: drops the module reference `get` took (type invariant).
         unsafe { sys::__symbol_put(self.sym.as_char_ptr()) }
     }
+}
+
+/// The VMA of an `mmap` call on the device fd, borrowed for that call.
+pub(crate) struct Vma(*mut sys::vm_area_struct);
+
+impl Vma {
+    /// Offset into the device fd (region index and offset, as for read/write).
+    pub(crate) fn file_offset(&self) -> u64 {
+        // SAFETY: the VMA is valid during the mmap call (where `Vma` values are made).
+        let pgoff = unsafe { sys::mig_vma_pgoff(self.0) } as u64;
+        pgoff.checked_shl(sys::PAGE_SHIFT).unwrap_or(u64::MAX)
+    }
+
+    /// Length of the mapping.
+    pub(crate) fn len(&self) -> u64 {
+        // SAFETY: as in `file_offset`.
+        unsafe { sys::mig_vma_len(self.0) as u64 }
+    }
+}
+
+/// Guest memory as one device sees it: reads through the device's IOMMU domain.
+pub(crate) struct IommuMem<'a> {
+    pdev: &'a PciDev,
+}
+
+impl<'a> IommuMem<'a> {
+    /// Reads through the IOMMU domain `pdev` is attached to.
+    pub(crate) fn new(pdev: &'a PciDev) -> Self {
+        IommuMem { pdev }
+    }
+}
+
+impl GuestMem for IommuMem<'_> {
+    fn read(&mut self, iova: u64, buf: &mut [u8]) -> core::result::Result<(), Unmapped> {
+        let page = sys::PAGE_SIZE as u64;
+        let mut done = 0;
+        while done < buf.len() {
+            let at = iova.checked_add(done as u64).ok_or(Unmapped)?;
+            // CAST: the remainder of a page is at most PAGE_SIZE.
+            let chunk = ((page - at % page) as usize).min(buf.len() - done);
+            let dst = buf.get_mut(done..done + chunk).ok_or(Unmapped)?;
+            // SAFETY: `pdev` is bound to us; `dst` is valid for `chunk` bytes, within a page.
+            let ret = unsafe {
+                sys::mig_read_iova_page(self.pdev.as_raw(), at, dst.as_mut_ptr().cast(), chunk)
+            };
+            if ret != 0 {
+                return Err(Unmapped);
+            }
+            done += chunk;
+        }
+        Ok(())
+    }
+}
+
+/// The `iova_bitmap` of one `log_read_and_clear` call.
+pub(crate) struct IovaBitmap(*mut sys::iova_bitmap);
+
+impl IovaBitmap {
+    /// Marks `[iova, iova + len)` dirty in userspace's bitmap.
+    pub(crate) fn set(&mut self, iova: u64, len: u64) {
+        // SAFETY: valid for the duration of the report call (where values are made); the core
+        // clips to the bitmap's range.
+        unsafe { sys::iova_bitmap_set(self.0, iova as _, len as _) }
+    }
+}
+
+/// The `dirty_tracking` module parameter (helpers.c).
+pub(crate) fn dirty_tracking_param() -> bool {
+    // SAFETY: reads a module parameter, read-only after load.
+    unsafe { sys::mig_param_dirty_tracking() }
 }
 
 /// Sleeps for about `us` microseconds (may sleep up to twice as long).
@@ -583,6 +677,21 @@ pub(crate) trait VariantDriver: Sized + Send + Sync {
 
     /// `migration_get_data_size`: bytes STOP_COPY will produce.
     fn data_size(dev: &Device<Self>) -> Result<usize>;
+
+    /// `mmap` of the device fd.
+    fn mmap(dev: &Device<Self>, vma: &Vma) -> Result;
+
+    /// Whether to offer DMA logging (decided once, at init).
+    fn offers_dma_logging(dev: &Device<Self>) -> bool;
+
+    /// `log_start`: track the given ranges; returns the page size used.
+    fn log_start(dev: &Device<Self>, ranges: &[Span], page_size: u64) -> Result<u64>;
+
+    /// `log_stop`.
+    fn log_stop(dev: &Device<Self>) -> Result;
+
+    /// `log_read_and_clear`.
+    fn log_report(dev: &Device<Self>, iova: u64, len: u64, bitmap: &mut IovaBitmap) -> Result;
 }
 
 /// Builds the C callback tables for a [`VariantDriver`].
@@ -602,7 +711,7 @@ impl<T: VariantDriver> Adapter<T> {
         read: Some(Self::read),
         write: Some(Self::write),
         ioctl: Some(Self::ioctl),
-        mmap: Some(sys::vfio_pci_core_mmap),
+        mmap: Some(Self::mmap),
         request: Some(sys::vfio_pci_core_request),
         match_: Some(sys::vfio_pci_core_match),
         dma_unmap: None,
@@ -613,6 +722,12 @@ impl<T: VariantDriver> Adapter<T> {
         migration_set_state: Some(Self::migration_set_state),
         migration_get_state: Some(Self::migration_get_state),
         migration_get_data_size: Some(Self::migration_get_data_size),
+    };
+
+    const LOG_OPS: sys::vfio_log_ops = sys::vfio_log_ops {
+        log_start: Some(Self::log_start),
+        log_stop: Some(Self::log_stop),
+        log_read_and_clear: Some(Self::log_read_and_clear),
     };
 
     const ERR_HANDLERS: sys::pci_error_handlers = sys::pci_error_handlers {
@@ -657,6 +772,11 @@ impl<T: VariantDriver> Adapter<T> {
                         | sys::VFIO_MIGRATION_PRE_COPY,
                 )
             };
+            // SAFETY: `data` was initialised above.
+            if T::offers_dma_logging(unsafe { Device::<T>::from_vdev(vdev) }) {
+                // SAFETY: `vdev` is valid and not registered yet; LOG_OPS is 'static.
+                unsafe { sys::mig_set_log_ops(vdev, &Self::LOG_OPS) };
+            }
             // SAFETY: `vdev` is valid; this is the core's own init step.
             let ret = unsafe { sys::vfio_pci_core_init_dev(vdev) };
             if ret != 0 {
@@ -751,6 +871,85 @@ impl<T: VariantDriver> Adapter<T> {
         // SAFETY: as in `open_device`.
         let dev = unsafe { Device::<T>::from_vdev(vdev) };
         T::ioctl(dev, cmd, arg).unwrap_or_else(|e| e.to_errno() as isize)
+    }
+
+    /// `vfio_device_ops.mmap` trampoline.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::open_device`]; `vma` is the VMA being set up.
+    unsafe extern "C" fn mmap(vdev: *mut sys::vfio_device, vma: *mut sys::vm_area_struct) -> c_int {
+        // SAFETY: as in `open_device`.
+        let dev = unsafe { Device::<T>::from_vdev(vdev) };
+        kernel::error::from_result(|| T::mmap(dev, &Vma(vma)).map(|()| 0))
+    }
+
+    /// `vfio_log_ops.log_start` trampoline.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::open_device`]; `ranges` is the core's validated interval tree of
+    /// `nnodes` nodes and `page_size` a valid in/out pointer.
+    unsafe extern "C" fn log_start(
+        vdev: *mut sys::vfio_device,
+        ranges: *mut sys::rb_root_cached,
+        nnodes: u32,
+        page_size: *mut u64,
+    ) -> c_int {
+        // SAFETY: as in `open_device`.
+        let dev = unsafe { Device::<T>::from_vdev(vdev) };
+        kernel::error::from_result(|| {
+            let mut spans = KVec::with_capacity(nnodes as usize, GFP_KERNEL)?;
+            // SAFETY: walking the core's tree, which it keeps alive and unchanged for the call.
+            let mut node = unsafe { sys::interval_tree_iter_first(ranges, 0, c_ulong::MAX) };
+            while !node.is_null() {
+                // SAFETY: `node` is a valid node of the tree.
+                let (start, last) = unsafe { ((*node).start as u64, (*node).last as u64) };
+                let len = last
+                    .checked_sub(start)
+                    .and_then(|l| l.checked_add(1))
+                    .ok_or(EINVAL)?;
+                spans.push(Span { iova: start, len }, GFP_KERNEL)?;
+                // SAFETY: as above.
+                node = unsafe { sys::interval_tree_iter_next(node, 0, c_ulong::MAX) };
+            }
+            // SAFETY: valid in/out pointer for the call.
+            let requested = unsafe { *page_size };
+            let used = T::log_start(dev, &spans, requested)?;
+            // SAFETY: as above.
+            unsafe { *page_size = used };
+            Ok(0)
+        })
+    }
+
+    /// `vfio_log_ops.log_stop` trampoline.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::open_device`].
+    unsafe extern "C" fn log_stop(vdev: *mut sys::vfio_device) -> c_int {
+        // SAFETY: as in `open_device`.
+        let dev = unsafe { Device::<T>::from_vdev(vdev) };
+        kernel::error::from_result(|| T::log_stop(dev).map(|()| 0))
+    }
+
+    /// `vfio_log_ops.log_read_and_clear` trampoline.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::open_device`]; `dirty` is the core's bitmap for this call.
+    unsafe extern "C" fn log_read_and_clear(
+        vdev: *mut sys::vfio_device,
+        iova: c_ulong,
+        length: c_ulong,
+        dirty: *mut sys::iova_bitmap,
+    ) -> c_int {
+        // SAFETY: as in `open_device`.
+        let dev = unsafe { Device::<T>::from_vdev(vdev) };
+        let mut bitmap = IovaBitmap(dirty);
+        kernel::error::from_result(|| {
+            T::log_report(dev, iova as u64, length as u64, &mut bitmap).map(|()| 0)
+        })
     }
 
     /// `vfio_migration_ops.migration_set_state` trampoline.

@@ -23,6 +23,11 @@
 //!   [`check`]: its validation; [`quiesce`]: stopping and restarting queue DMA.
 //! - [`pfctx`]: the PF-held VF context ([`pfctx::PfCtx`]) as carried in the stream.
 //! - [`image`]: state and PF context as stream records, stream sizes, and [`image::load`].
+//! - [`ring`]: the RX ring walker (which buffers newly posted RX descriptors let the device
+//!   write) and the static DMA areas (rings, TX head write-back); [`ranges`]: the logging
+//!   ranges of `DMA_LOGGING_START`; [`dirty`]: the sparse dirty page set behind them.
+//! - `dirty_testing` (host tests and fuzzing only): fake guest memory, models and the
+//!   `ring_walk` / `dirty_set` fuzz target bodies.
 //! - `testing` (host tests and fuzzing only): sample device states and the fuzz target body.
 //!
 //! C counterparts: `drivers/net/ethernet/intel/igbvf/{regs.h,defines.h,mbx.h}` and
@@ -31,6 +36,9 @@
 pub mod access;
 pub mod check;
 pub mod decode;
+pub mod dirty;
+#[cfg(any(test, feature = "testing"))]
+pub mod dirty_testing;
 pub mod family;
 pub mod fields;
 pub mod fsm;
@@ -40,7 +48,10 @@ pub mod map;
 pub mod pages;
 pub mod pfctx;
 pub mod quiesce;
+pub mod ranges;
+pub mod region;
 pub mod regs;
+pub mod ring;
 pub mod snapshot;
 pub mod stream;
 #[cfg(any(test, feature = "testing"))]
