@@ -4,7 +4,7 @@
 #   make KDIR=<rust-enabled kernel build>      build the module (KDIR defaults to the rig's kernel)
 #   make demo                                   build everything, boot the test VM, show DMA via a VF
 #   make check                                  host unit tests + the VM selftest suite
-.PHONY: all modules clean check host-test vm-test demo kernel deps selftests clippy fmt
+.PHONY: all modules clean check host-test demo kernel deps clippy fuzz bench
 
 KDIR ?= $(shell bash scripts/build-kernel.sh --print 2>/dev/null)
 KMAKE := $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 RUSTC=/usr/bin/rustc BINDGEN=$(HOME)/.cargo/bin/bindgen \
@@ -38,3 +38,11 @@ check:
 
 demo:
 	bash scripts/demo.sh
+
+# cargo-fuzz targets of the pure core, FUZZ_RUNS executions each.
+fuzz:
+	bash scripts/fuzz.sh
+
+# Migration figures (state size, stop-copy and resume times, frames lost) in the VM.
+bench:
+	MIG_DEMO_CMD=vfio_mig_bench bash scripts/demo.sh

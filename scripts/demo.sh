@@ -9,5 +9,5 @@ kdir=$(bash "$here/scripts/build-all.sh" | tail -n 1) || { echo "demo: build fai
 install -m 0755 "$here/selftests/demo.sh" "$here/selftests/out/demo.sh"
 exec bash "$here/rig/run-vm.sh" --kernel "$kdir" \
 	--module "$here/drivers/vfio_ixgbevf_mig/vfio_ixgbevf_mig.ko" \
-	--tests "$here/selftests/out" --drivers vfio_ixgbevf_mig --cmd demo.sh \
+	--tests "$here/selftests/out" --drivers vfio_ixgbevf_mig --cmd "${MIG_DEMO_CMD:-demo.sh}" \
 	--timeout "${MIG_VM_TIMEOUT:-900}"
