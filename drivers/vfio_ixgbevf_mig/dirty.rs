@@ -48,6 +48,8 @@ use kernel::{
 const STORAGE_EXTENTS: usize = 4096;
 /// Most RX queues of any supported VF.
 const MAX_QUEUES: usize = crate::pure::family::MAX_QUEUES as usize;
+/// `Logging::tails` entry of a ring reprogrammed since its last trapped tail write.
+const TAIL_UNKNOWN: u32 = u32::MAX;
 
 /// A logging session: `log_start` to `log_stop`.
 struct Logging {
@@ -366,6 +368,29 @@ pub(crate) fn bar0_write(dev: &Device<MigDevice>, offset: u64, buf: UserPtr, len
         }) => Some(queue),
         _ => None,
     };
+    // A write that reprograms an RX ring (its head, base, length, buffer layout or enable)
+    // makes the tail seen last meaningless: DPDK, for one, writes RDH = 0 and then RDT =
+    // n - 1 without RDT = 0 first. The next RDT write then walks from the device's head.
+    let reprogram = |at| match map.locate(at) {
+        Some(RegRef::Queue {
+            reg:
+                QueueReg::Rdh
+                | QueueReg::Rdbal
+                | QueueReg::Rdbah
+                | QueueReg::Rdlen
+                | QueueReg::Srrctl
+                | QueueReg::Rxdctl,
+            queue,
+        }) => Some(queue),
+        _ => None,
+    };
+    if let Some(queue) = reprogram(offset).or_else(|| reprogram(last)) {
+        if let Some(log) = data.dirty.log.lock().as_mut() {
+            if let Some(t) = log.tails.get_mut(usize::from(queue)) {
+                *t = TAIL_UNKNOWN;
+            }
+        }
+    }
     let Some(queue) = rdt(offset).or_else(|| rdt(last)) else {
         return Ok(());
     };
@@ -390,7 +415,15 @@ pub(crate) fn bar0_write(dev: &Device<MigDevice>, offset: u64, buf: UserPtr, len
         return Ok(());
     };
     match rx_ring(&bar, &data.model, queue) {
-        Ok(Some((ring, _head, _tail))) => {
+        Ok(Some((ring, head, tail))) => {
+            // The tail the device has differs from the last one trapped, or the ring was
+            // reprogrammed since: a reset (FLR or the VF's own CTRL.RST) or a reprogram
+            // without a trapped tail write. Everything from the head on is new then.
+            let from = if from == TAIL_UNKNOWN || from != tail {
+                head
+            } else {
+                from
+            };
             let mut stats = (0, 0, 0);
             walk_all(dev, &ring, from, new_tail, &mut stats, &mut log.set);
             log.walked += stats.0;

@@ -362,7 +362,7 @@ mod tests {
         assert_eq!(r.containing(0x1000, 0x1000), Err(DirtyError::NotInRange));
         assert_eq!(r.containing(0x800, 0x1000), Err(DirtyError::Unaligned));
         assert_eq!(r.containing(0, 0), Err(DirtyError::ZeroLength));
-        let top = u64::MAX & !0xFFF;
+        let top = !0xFFF_u64;
         assert_eq!(r.containing(top, 0x1000), Err(DirtyError::Overflow));
         assert_eq!(
             Span {

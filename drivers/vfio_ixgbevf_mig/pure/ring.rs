@@ -737,9 +737,9 @@ mod tests {
             })
         );
         assert_eq!(
-            tx_ring_range(u64::MAX & !0x7F, 0x100),
+            tx_ring_range(!0x7F_u64, 0x100),
             Some(Span {
-                iova: u64::MAX & !0x7F,
+                iova: !0x7F_u64,
                 len: 0x7F
             })
         );

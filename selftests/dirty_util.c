@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * DMA logging uAPI wrappers, page sets and a scattered-buffer RX ring for the
+ * dirty tracking tests (see dirty_util.h).
+ */
+#define _GNU_SOURCE
+#include <endian.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "dirty_util.h"
+
+/* Advanced RX descriptor (read format; write-back overlays it). */
+#define RXD_STAT_DD		0x1u
+#define RXD_STAT_EOP		0x2u
+#define RXD_ERR_MASK		0xF7000000u
+#define SRRCTL_DESCTYPE_ONEBUF	0x02000000u
+#define SRRCTL_DROP_EN		0x80000000u
+#define SRRCTL_BSIZEPKT_SHIFT	10
+
+/* ---- uAPI --------------------------------------------------------------- */
+
+struct feat_ctl {
+	struct vfio_device_feature f;
+	struct vfio_device_feature_dma_logging_control c;
+} __attribute__((aligned(8)));
+
+struct feat_rep {
+	struct vfio_device_feature f;
+	struct vfio_device_feature_dma_logging_report r;
+} __attribute__((aligned(8)));
+
+int dlog_probe(struct vfio_dev *d)
+{
+	struct feat_ctl b = {};
+
+	b.f.argsz = sizeof(b);
+	b.f.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
+		    VFIO_DEVICE_FEATURE_DMA_LOGGING_START;
+	if (!ioctl(d->device_fd, VFIO_DEVICE_FEATURE, &b))
+		return 1;
+	return errno == ENOTTY ? 0 : -errno;
+}
+
+int dlog_start_ptr(struct vfio_dev *d, uint64_t *page_size, uint64_t ranges,
+		   uint32_t n)
+{
+	struct feat_ctl b = {};
+
+	b.f.argsz = sizeof(b);
+	b.f.flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START;
+	b.c.page_size = *page_size;
+	b.c.num_ranges = n;
+	b.c.ranges = ranges;
+	if (ioctl(d->device_fd, VFIO_DEVICE_FEATURE, &b))
+		return -errno;
+	*page_size = b.c.page_size;
+	return 0;
+}
+
+int dlog_start(struct vfio_dev *d, uint64_t *page_size,
+	       const struct dlog_range *r, uint32_t n)
+{
+	_Static_assert(sizeof(struct dlog_range) ==
+		       sizeof(struct vfio_device_feature_dma_logging_range),
+		       "range layout");
+	return dlog_start_ptr(d, page_size, (uintptr_t)r, n);
+}
+
+int dlog_stop(struct vfio_dev *d)
+{
+	struct vfio_device_feature f = {
+		.argsz = sizeof(f),
+		.flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
+	};
+
+	return ioctl(d->device_fd, VFIO_DEVICE_FEATURE, &f) ? -errno : 0;
+}
+
+int dlog_report(struct vfio_dev *d, uint64_t iova, uint64_t length,
+		uint64_t page_size, void *bitmap)
+{
+	struct feat_rep b = {};
+
+	b.f.argsz = sizeof(b);
+	b.f.flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT;
+	b.r.iova = iova;
+	b.r.length = length;
+	b.r.page_size = page_size;
+	b.r.bitmap = (uintptr_t)bitmap;
+	return ioctl(d->device_fd, VFIO_DEVICE_FEATURE, &b) ? -errno : 0;
+}
+
+/* ---- page sets ---------------------------------------------------------- */
+
+int pset_init(struct pset *s, uint64_t iova, uint64_t len)
+{
+	s->iova = iova;
+	s->npages = len / DPAGE;
+	s->on = calloc(s->npages ? s->npages : 1, 1);
+	return s->on ? 0 : -ENOMEM;
+}
+
+void pset_free(struct pset *s)
+{
+	free(s->on);
+	s->on = NULL;
+	s->npages = 0;
+}
+
+void pset_clear(struct pset *s)
+{
+	memset(s->on, 0, s->npages);
+}
+
+uint64_t pset_mark(struct pset *s, uint64_t iova, uint64_t len)
+{
+	uint64_t n = 0;
+
+	if (!len)
+		return 0;
+	for (uint64_t p = iova / DPAGE; p <= (iova + len - 1) / DPAGE; p++) {
+		uint64_t i = p - s->iova / DPAGE;
+
+		if (p >= s->iova / DPAGE && i < s->npages) {
+			s->on[i] = 1;
+			n++;
+		}
+	}
+	return n;
+}
+
+uint64_t pset_count(const struct pset *s)
+{
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < s->npages; i++)
+		n += s->on[i];
+	return n;
+}
+
+void pset_from_bitmap(struct pset *s, const uint64_t *bm)
+{
+	for (uint64_t i = 0; i < s->npages; i++)
+		s->on[i] = bm_test(bm, i);
+}
+
+/* ---- RX ring ------------------------------------------------------------ */
+
+static int drx_fail(struct drx *r, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->err, sizeof(r->err), fmt, ap);
+	va_end(ap);
+	return -err;
+}
+
+static uint32_t drx_rand(struct drx *r)
+{
+	r->rng ^= r->rng << 13;
+	r->rng ^= r->rng >> 17;
+	r->rng ^= r->rng << 5;
+	return r->rng;
+}
+
+int drx_alloc(struct drx *r, struct igbvf *vf, uint64_t iova, size_t size,
+	      unsigned int n, unsigned int straddle_pct, uint32_t seed)
+{
+	uint64_t ring_bytes = (uint64_t)n * 16;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	r->vf = vf;
+	r->dev = vf->dev;
+	r->n = n;
+	r->straddle_pct = straddle_pct;
+	r->rng = seed ? seed : 0x9e3779b9u;
+	ring_bytes = (ring_bytes + DPAGE - 1) / DPAGE * DPAGE;
+	if (n < 8 || n % 8 || n > 4096 || size < ring_bytes + (uint64_t)n * DRX_CELL)
+		return drx_fail(r, EINVAL, "ring of %u in %zu bytes", n, size);
+	ret = vfio_dma_alloc(r->dev, size, iova, &r->mem);
+	if (ret)
+		return drx_fail(r, -ret, "DMA alloc %zu at 0x%llx: %s", size,
+				(unsigned long long)iova, vfio_errmsg());
+	r->ring = r->mem.va;
+	r->ring_iova = iova;
+	r->cells_iova = iova + ring_bytes;
+	r->ncells = (size - ring_bytes) / DRX_CELL;
+	r->cell_used = calloc(r->ncells, 1);
+	r->desc_cell = calloc(n, sizeof(int));
+	r->desc_buf = calloc(n, sizeof(uint64_t));
+	r->post_epoch = calloc(n, sizeof(unsigned int));
+	if (!r->cell_used || !r->desc_cell || !r->desc_buf || !r->post_epoch)
+		return drx_fail(r, ENOMEM, "calloc");
+	for (unsigned int i = 0; i < n; i++)
+		r->desc_cell[i] = -1;
+	memset((uint8_t *)r->mem.va + ring_bytes, DIRTY_FILL, size - ring_bytes);
+	return 0;
+}
+
+void drx_free(struct drx *r)
+{
+	if (r->mem.va)
+		vfio_dma_free(r->dev, &r->mem);
+	free(r->cell_used);
+	free(r->desc_cell);
+	free(r->desc_buf);
+	free(r->post_epoch);
+	r->post_epoch = NULL;
+	r->cell_used = NULL;
+	r->desc_cell = NULL;
+	r->desc_buf = NULL;
+}
+
+static uint8_t *cell_va(struct drx *r, unsigned int c)
+{
+	return (uint8_t *)r->mem.va + (r->cells_iova - r->ring_iova) +
+	       (uint64_t)c * DRX_CELL;
+}
+
+static void wr32(struct drx *r, uint64_t off, uint32_t v)
+{
+	vfio_bar0_write32(r->dev, off, v);
+}
+
+/* A fresh buffer for descriptor i: a random free cell, random placement. */
+static void drx_fill(struct drx *r, unsigned int i)
+{
+	volatile uint64_t *d = (volatile uint64_t *)(r->ring + (uint64_t)i * 16);
+	unsigned int c = drx_rand(r) % r->ncells;
+	uint64_t off;
+
+	if (r->desc_cell[i] >= 0) {
+		/* Back to the pattern so that a later diff sees new writes only. */
+		memset(cell_va(r, r->desc_cell[i]), DIRTY_FILL, DRX_CELL);
+		r->cell_used[r->desc_cell[i]] = 0;
+	}
+	while (r->cell_used[c])
+		c = (c + 1) % r->ncells;
+	r->cell_used[c] = 1;
+	if (drx_rand(r) % 100 < r->straddle_pct) {
+		/* [3 KiB, 5 KiB) of the cell: across the page end. */
+		off = 3 * 1024;
+		r->straddlers++;
+	} else {
+		off = (drx_rand(r) % 17) * 128;	/* 0..2 KiB: within page 0 */
+	}
+	r->desc_cell[i] = c;
+	r->post_epoch[i] = r->epoch;
+	r->desc_buf[i] = r->cells_iova + (uint64_t)c * DRX_CELL + off;
+	d[0] = htole64(r->desc_buf[i]);
+	d[1] = 0;
+}
+
+int drx_setup(struct drx *r, unsigned int post, bool skip_tail_zero)
+{
+	uint32_t v;
+
+	if (post > r->n - 1)
+		post = r->n - 1;
+	wr32(r, IGBVF_RXDCTL, 0);
+	memset((void *)r->ring, 0, (size_t)r->n * 16);
+	r->next = r->tail = 0;
+	wr32(r, IGBVF_RDBAL, (uint32_t)r->ring_iova);
+	wr32(r, IGBVF_RDBAH, (uint32_t)(r->ring_iova >> 32));
+	wr32(r, IGBVF_RDLEN, r->n * 16);
+	wr32(r, IGBVF_SRRCTL, SRRCTL_DROP_EN | SRRCTL_DESCTYPE_ONEBUF |
+			      (DRX_BUF >> SRRCTL_BSIZEPKT_SHIFT));
+	/* DPDK writes RDH = 0 and then RDT = n - 1 only; Linux RDT = 0 too. */
+	wr32(r, IGBVF_RDH, 0);
+	if (!skip_tail_zero) {
+		wr32(r, IGBVF_RDT, 0);
+		r->rdt_writes++;
+	}
+	wr32(r, IGBVF_RXDCTL, IGBVF_QUEUE_ENABLE);
+	v = vfio_bar0_read32(r->dev, IGBVF_RXDCTL);
+	if (!(v & IGBVF_QUEUE_ENABLE))
+		return drx_fail(r, EIO, "RXDCTL enable did not stick (0x%x)", v);
+	drx_post(r, post);
+	return 0;
+}
+
+unsigned int drx_post(struct drx *r, unsigned int count)
+{
+	unsigned int done = 0;
+
+	/* The slot before next stays empty: tail == head means empty. */
+	while (done < count && (r->tail + 1) % r->n != r->next) {
+		drx_fill(r, r->tail);
+		r->tail = (r->tail + 1) % r->n;
+		done++;
+	}
+	if (done) {
+		uint64_t t0;
+
+		__sync_synchronize();
+		t0 = now_ns();
+		wr32(r, IGBVF_RDT, r->tail);
+		r->rdt_ns += now_ns() - t0;
+		r->rdt_writes++;
+	}
+	return done;
+}
+
+int drx_poll(struct drx *r, struct pset *truth, unsigned int max, bool recycle)
+{
+	unsigned int got = 0;
+
+	while (got < max && r->next != r->tail) {
+		unsigned int i = r->next;
+		volatile uint8_t *d = r->ring + (uint64_t)i * 16;
+		uint32_t st = le32toh(*(volatile uint32_t *)(d + 8));
+		uint16_t len;
+
+		if (!(st & RXD_STAT_DD))
+			break;
+		__sync_synchronize();
+		len = le16toh(*(volatile uint16_t *)(d + 12));
+		if (truth) {
+			struct pset *t = truth;
+
+			if (r->truth_old && r->post_epoch[i] != r->epoch)
+				t = r->truth_old;
+			/* The ring page: marked in both, see vfio_dirty_test. */
+			pset_mark(truth, r->ring_iova + (uint64_t)i * 16, 16);
+			pset_mark(t, r->desc_buf[i], len);
+		}
+		if (!(st & RXD_STAT_EOP) || (st & RXD_ERR_MASK) || len > DRX_BUF)
+			return drx_fail(r, EMSGSIZE, "RX desc %u: status 0x%x len %u",
+					i, st, len);
+		r->frames++;
+		r->bytes += len;
+		r->next = (i + 1) % r->n;
+		got++;
+	}
+	if (recycle && got)
+		drx_post(r, got);
+	return (int)got;
+}
+
+int drx_wait(struct drx *r, struct pset *truth, uint64_t want,
+	     unsigned int timeout_ms, bool recycle)
+{
+	uint64_t end = now_ms() + timeout_ms;
+
+	while (r->frames < want) {
+		int ret = drx_poll(r, truth, r->n, recycle);
+
+		if (ret < 0)
+			return ret;
+		if (!ret) {
+			if (now_ms() >= end)
+				return -ETIMEDOUT;
+			usleep(200);
+		}
+	}
+	return 0;
+}
+
+uint64_t drx_diff(struct drx *r, struct pset *out)
+{
+	uint64_t n = 0;
+
+	for (unsigned int c = 0; c < r->ncells; c++) {
+		for (unsigned int p = 0; p < 2; p++) {
+			const uint8_t *v = cell_va(r, c) + p * DPAGE;
+			bool changed = false;
+
+			for (unsigned int b = 0; b < DPAGE; b++) {
+				if (v[b] != DIRTY_FILL) {
+					changed = true;
+					break;
+				}
+			}
+			if (changed) {
+				n++;
+				if (out)
+					pset_mark(out, r->cells_iova +
+						  (uint64_t)c * DRX_CELL + p * DPAGE, 1);
+			}
+		}
+	}
+	return n;
+}
