@@ -23,6 +23,7 @@
 
 use crate::pure::{
     access::{Access, Region},
+    areas::{tx_head_wb_range, tx_ring_range},
     dirty::{min_storage, DirtySet},
     family::VfModel,
     fields::Srrctl,
@@ -32,7 +33,7 @@ use crate::pure::{
     ranges::{DirtySink, Extent, Span, MIN_PAGE_SIZE},
     region,
     regs::{QueueReg, RegRef},
-    ring::{dma_address, tx_head_wb_range, tx_ring_range, RxRing},
+    ring::{dma_address, RxRing},
 };
 use crate::vfio::{Bar0, Device, IommuMem, IovaBitmap, Vma};
 use crate::MigDevice;
@@ -179,7 +180,9 @@ fn rx_ring(bar: &Bar0<'_>, model: &VfModel, q: u8) -> Result<Option<(RxRing, u32
 }
 
 /// Walks every descriptor in `from..to` (the walker bounds one call; a ring is at most
-/// `MAX_RING_DESCS`, the hardware limit, so the loop is bounded too).
+/// `MAX_RING_DESCS`, the hardware limit, so the loop is bounded too). A walk the walker
+/// refuses (indices outside the ring) leaves the device's behaviour unknown: everything
+/// logged is marked then.
 fn walk_all(
     dev: &Device<MigDevice>,
     ring: &RxRing,
@@ -187,7 +190,7 @@ fn walk_all(
     to: u32,
     log_stats: &mut (u64, u64, u64),
     sink: &mut dyn DirtySink,
-) {
+) -> bool {
     let mut mem = IommuMem::new(dev.core().pci());
     loop {
         match ring.walk(from, to, &mut mem, sink) {
@@ -199,12 +202,13 @@ fn walk_all(
                         log_stats.2 += 1;
                         from = next;
                     }
-                    _ => return,
+                    Some(_) => return false,
+                    None => return true,
                 }
             }
             Err(_) => {
                 log_stats.1 += 1;
-                return;
+                return false;
             }
         }
     }
@@ -225,7 +229,9 @@ fn mark_owned(
             let span = ring.span();
             sink.mark(span.iova, span.len);
             let mut stats = (0, 0, 0);
-            walk_all(dev, &ring, head, tail, &mut stats, sink);
+            if !walk_all(dev, &ring, head, tail, &mut stats, sink) {
+                log.set.mark_all();
+            }
             log.walked += stats.0;
             log.skipped += stats.1;
             log.truncated += stats.2;
@@ -389,6 +395,20 @@ pub(crate) fn bar0_write(dev: &Device<MigDevice>, offset: u64, buf: UserPtr, len
             if let Some(t) = log.tails.get_mut(usize::from(queue)) {
                 *t = TAIL_UNKNOWN;
             }
+            // The ring may move: what the device wrote at the old place since the last
+            // report must still be reported.
+            match dev
+                .core()
+                .bar0()
+                .map(|bar| rx_ring(&bar, &data.model, queue))
+            {
+                Some(Ok(Some((ring, _, _)))) => {
+                    let span = ring.span();
+                    log.set.mark(span.iova, span.len);
+                }
+                Some(Ok(None)) => {}
+                _ => log.set.mark_all(),
+            }
         }
     }
     let Some(queue) = rdt(offset).or_else(|| rdt(last)) else {
@@ -425,7 +445,9 @@ pub(crate) fn bar0_write(dev: &Device<MigDevice>, offset: u64, buf: UserPtr, len
                 from
             };
             let mut stats = (0, 0, 0);
-            walk_all(dev, &ring, from, new_tail, &mut stats, &mut log.set);
+            if !walk_all(dev, &ring, from, new_tail, &mut stats, &mut log.set) {
+                log.set.mark_all();
+            }
             log.walked += stats.0;
             log.skipped += stats.1;
             log.truncated += stats.2;

@@ -429,6 +429,7 @@ pub fn fuzz_dirty_set(data: &[u8]) -> (u64, u64) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::ring::MAX_RING_LEN;
     use super::*;
 
     fn rng(seed: u64) -> impl FnMut() -> u64 {
@@ -527,6 +528,39 @@ mod tests {
                 assert!(fp > 0);
             }
         }
+    }
+
+    #[test]
+    fn maximal_ring_walk_is_bounded_per_call() {
+        let mut mem = FakeMem::new();
+        let base = 0x40_0000;
+        for i in 0..u64::from(MAX_RING_DESCS) {
+            mem.write_u64(base + 16 * i, 0x1_0000_0000 + i * 0x1000);
+        }
+        let r = RxRing::new(
+            Family::Ixgbe,
+            base,
+            MAX_RING_LEN,
+            Srrctl::from_raw(0x0200_0002),
+        )
+        .unwrap();
+        assert_eq!(r.count(), 65528);
+        let mut marks = 0;
+        let w = r.walk(5, 4, &mut mem, &mut |_, _| marks += 1).unwrap();
+        assert_eq!((w.posted, w.walked, marks), (65527, MAX_WALK_DESCS, 8192));
+        assert_eq!(w.resume, Some(5 + MAX_WALK_DESCS));
+        assert!(w.truncated());
+        // Batches split at page boundaries: one extra read per page crossed.
+        assert!(w.reads <= MAX_WALK_DESCS / BATCH_DESCS + MAX_WALK_DESCS * 16 / 4096 + 1);
+        // Continuing from `resume` finishes the job, one bounded call at a time.
+        let mut total = w.walked;
+        let mut from = w.resume;
+        while let Some(f) = from {
+            let w = r.walk(f, 4, &mut mem, &mut |_, _| ()).unwrap();
+            total += w.walked;
+            from = w.resume;
+        }
+        assert_eq!(total, 65527);
     }
 
     #[test]

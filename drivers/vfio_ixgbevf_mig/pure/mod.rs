@@ -24,8 +24,9 @@
 //! - [`pfctx`]: the PF-held VF context ([`pfctx::PfCtx`]) as carried in the stream.
 //! - [`image`]: state and PF context as stream records, stream sizes, and [`image::load`].
 //! - [`ring`]: the RX ring walker (which buffers newly posted RX descriptors let the device
-//!   write) and the static DMA areas (rings, TX head write-back); [`ranges`]: the logging
-//!   ranges of `DMA_LOGGING_START`; [`dirty`]: the sparse dirty page set behind them.
+//!   write); [`areas`]: the DMA areas fixed by queue registers (rings, TX head
+//!   write-back); [`ranges`]: the logging ranges of `DMA_LOGGING_START`; [`dirty`]: the
+//!   sparse dirty page set behind them.
 //! - `dirty_testing` (host tests and fuzzing only): fake guest memory, models and the
 //!   `ring_walk` / `dirty_set` fuzz target bodies.
 //! - `testing` (host tests and fuzzing only): sample device states and the fuzz target body.
@@ -34,6 +35,7 @@
 //! `drivers/net/ethernet/intel/ixgbevf/{regs.h,defines.h,mbx.h}`.
 
 pub mod access;
+pub mod areas;
 pub mod check;
 pub mod decode;
 pub mod dirty;

@@ -4,7 +4,7 @@
 //! validated logging ranges of `DMA_LOGGING_START`.
 //!
 //! The VFIO core already refuses 0 or more than 256 ranges, ranges not aligned to the
-//! requested page size, overflowing and overlapping ones; [`load`] checks all of it again
+//! requested page size, overflowing and overlapping ones; `load` checks all of it again
 //! (the driver must not rely on its caller for memory safety of its own tables) and also the
 //! page size, which the core passes through unchecked: a power of two in
 //! `MIN_PAGE_SIZE..=MAX_PAGE_SIZE`. Errors map to errnos with [`DirtyError::errno`].
@@ -181,7 +181,7 @@ pub(super) fn index_of(ranges: &[Extent], page: u64) -> Option<usize> {
 ///
 /// # Invariants
 ///
-/// The ranges are non-empty, sorted and disjoint page extents (as [`load`] leaves them);
+/// The ranges are non-empty, sorted and disjoint page extents (as `load` leaves them);
 /// `shift` is in `12..=30`.
 #[derive(Clone, Copy, Debug)]
 pub struct LogRanges<'a> {

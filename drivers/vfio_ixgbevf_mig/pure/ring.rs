@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The RX ring walker: which guest memory the device may write for newly posted RX
-//! descriptors, and the static DMA areas (rings, TX head write-back) marked at report time.
+//! descriptors.
 //!
 //! # Where the VF writes guest memory
 //!
@@ -15,14 +15,18 @@
 //!    descriptors already owned by the device, `RDH..RDT`: a descriptor found still in read
 //!    format is marked; one already written back had its buffer written before the walk,
 //!    i.e. before the start ioctl returned, which the first pre-copy pass copies anyway.
+//!    This relies on the guest leaving descriptors alone while the device owns them, as the
+//!    datasheets require (a guest that rewrites a posted descriptor races the device's
+//!    descriptor prefetch and only corrupts its own receive path).
 //! 2. RX descriptor write-back into the RX ring, and 3. TX write-back: descriptor DD bits
 //!    into the TX ring (QEMU `igb_txdesc_writeback`) or the 4-byte head at `TDWBAH:TDWBAL`
 //!    (`E1000_TX_HEAD_WB_ENABLE`). These areas depend only on the ring registers, not on what
-//!    the guest posts, so the shell marks [`rx_ring_range`], [`tx_ring_range`] and
-//!    [`tx_head_wb_range`] of every queue at each report instead of on every write. Ring
-//!    registers can move between reports: the RX ones are on the trapped page, so the trap
-//!    marks the old RX ring when `RDBAL`/`RDBAH`/`RDLEN` change; the TX ones are not
-//!    trapped, so the shell also marks the TX areas it computed at the previous report.
+//!    the guest posts, so the shell marks the [`super::areas`] of every queue at each report
+//!    instead of on every write. Ring registers can change between reports: the RX ones are
+//!    on the trapped page, so the trap marks the old RX ring when `RDBAL`/`RDBAH`/`RDLEN`
+//!    change; the TX ones are not trapped, so the shell also marks the TX areas it computed
+//!    at the previous report (a TX ring used and moved again within one report interval is
+//!    the one case this cannot see).
 //!
 //! # Hostile rings
 //!
@@ -42,7 +46,7 @@
 use core::fmt;
 
 use super::family::Family;
-use super::fields::{DescType, Srrctl, Tdwbal};
+use super::fields::{DescType, Srrctl};
 use super::ranges::{DirtySink, Span};
 
 /// Bytes per RX or TX descriptor (legacy and advanced formats alike).
@@ -415,53 +419,6 @@ fn mark_buffer<K: DirtySink + ?Sized>(addr: u64, len: u64, sink: &mut K, w: &mut
     w.buffers = w.buffers.saturating_add(1);
 }
 
-/// The area a ring of `len` bytes at `base` occupies, taken wide enough for any masking the
-/// hardware may apply to unaligned values (base rounded down, length rounded up to 128
-/// bytes); `None` for an empty ring. Also what [`tx_ring_range`] uses.
-fn ring_range(base: u64, len: u32) -> Option<Span> {
-    if len == 0 {
-        return None;
-    }
-    let start = base & !u64::from(RING_ALIGN - 1);
-    let rounded = u64::from(len).next_multiple_of(u64::from(RING_ALIGN));
-    // A ring running past the address space is taken up to its end.
-    let end = base.saturating_add(rounded);
-    Some(Span {
-        iova: start,
-        len: end - start,
-    })
-}
-
-/// RX descriptor write-back area of a queue: its whole ring.
-pub fn rx_ring_range(rdba: u64, rdlen: u32) -> Option<Span> {
-    ring_range(rdba, rdlen)
-}
-
-/// TX descriptor write-back area of a queue (DD bits of descriptors with RS set): its whole
-/// ring.
-pub fn tx_ring_range(tdba: u64, tdlen: u32) -> Option<Span> {
-    ring_range(tdba, tdlen)
-}
-
-/// The TX head write-back area: 4 bytes at `TDWBAH:TDWBAL[31:2]` when
-/// `TDWBAL.HEAD_WB_ENABLE` is set. The ixgbe sequence-number write-back
-/// (`IXGBE_TDWBAL_SEQNUM_WB_ENABLE`) has no public layout; 16 bytes are marked for it.
-pub fn tx_head_wb_range(tdwbal: u32, tdwbah: u32) -> Option<Span> {
-    let lo = Tdwbal::from_raw(tdwbal);
-    let len: u64 = if lo.seqnum_wb_enable() {
-        16
-    } else if lo.head_wb_enable() {
-        4
-    } else {
-        return None;
-    };
-    let iova = lo.address(tdwbah);
-    Some(Span {
-        iova,
-        len: len.min(u64::MAX - iova),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::dirty_testing::{covered, FakeMem};
@@ -655,33 +612,6 @@ mod tests {
     }
 
     #[test]
-    fn maximal_ring_is_bounded_per_call() {
-        let mut mem = FakeMem::new();
-        let base = 0x40_0000;
-        ring(&mut mem, base, MAX_RING_DESCS);
-        let r = RxRing::new(Family::Ixgbe, base, MAX_RING_LEN, srrctl(ONEBUF | 2)).unwrap();
-        assert_eq!(r.count(), 65528);
-        let (w, marks) = walk(&r, &mut mem, 5, 4);
-        assert_eq!(
-            (w.posted, w.walked, marks.len()),
-            (65527, MAX_WALK_DESCS, 8192)
-        );
-        assert_eq!(w.resume, Some(5 + MAX_WALK_DESCS));
-        assert!(w.truncated());
-        // Batches split at page boundaries: one extra read per page crossed.
-        assert!(w.reads <= MAX_WALK_DESCS / BATCH_DESCS + MAX_WALK_DESCS * 16 / 4096 + 1);
-        // Continuing from `resume` finishes the job, one bounded call at a time.
-        let mut total = w.walked;
-        let mut from = w.resume;
-        while let Some(f) = from {
-            let (w, _) = walk(&r, &mut mem, f, 4);
-            total += w.walked;
-            from = w.resume;
-        }
-        assert_eq!(total, 65527);
-    }
-
-    #[test]
     fn unmapped_descriptor_pages_are_skipped_and_counted() {
         let mut mem = FakeMem::new();
         let base = 0x20_0000;
@@ -709,64 +639,5 @@ mod tests {
         assert_eq!((w.null_addrs, w.clipped_addrs, w.buffers), (2, 1, 2));
         assert_eq!(marks, [(u64::MAX - 0x101, 0x102), (0x3000, 129)]);
         assert!(covered(&marks, 0x3000, 128) && covered(&marks, 0x3001, 128));
-    }
-
-    #[test]
-    fn static_areas() {
-        assert_eq!(rx_ring_range(0x1000, 0), None);
-        assert_eq!(
-            rx_ring_range(0x1000, 0x1000),
-            Some(Span {
-                iova: 0x1000,
-                len: 0x1000
-            })
-        );
-        // Garbage is widened, never narrowed.
-        assert_eq!(
-            rx_ring_range(0x1010, 0x100),
-            Some(Span {
-                iova: 0x1000,
-                len: 0x110
-            })
-        );
-        assert_eq!(
-            tx_ring_range(0x2000, 0x81),
-            Some(Span {
-                iova: 0x2000,
-                len: 0x100
-            })
-        );
-        assert_eq!(
-            tx_ring_range(!0x7F_u64, 0x100),
-            Some(Span {
-                iova: !0x7F_u64,
-                len: 0x7F
-            })
-        );
-        assert_eq!(tx_head_wb_range(0x3000_0000, 1), None);
-        assert_eq!(
-            tx_head_wb_range(0x3000_0041, 1),
-            Some(Span {
-                iova: 0x1_3000_0040,
-                len: 4
-            })
-        );
-        assert_eq!(
-            tx_head_wb_range(0x3000_0042, 0),
-            Some(Span {
-                iova: 0x3000_0040,
-                len: 16
-            })
-        );
-        assert_eq!(
-            tx_head_wb_range(0xFFFF_FFFD, u32::MAX),
-            Some(Span {
-                iova: u64::MAX - 3,
-                len: 3
-            })
-        );
-        assert_eq!(dma_address(0x8000_0000, 2), 0x2_8000_0000);
-        let r = RxRing::new(Family::Igb, 0x4000, 0x800, srrctl(ONEBUF)).unwrap();
-        assert_eq!(Some(r.span()), rx_ring_range(0x4000, 0x800));
     }
 }
