@@ -531,6 +531,25 @@ unsafe fn mig_file<'a>(filp: *mut sys::file) -> ArcBorrow<'a, MigFile> {
     unsafe { <Arc<MigFile> as ForeignOwnable>::borrow(sys::mig_file_private(filp)) }
 }
 
+/// Shared body of the read/write trampolines: stream files have no position, so `pread`
+/// and friends get ESPIPE; errors become negative errnos.
+///
+/// # Safety
+///
+/// `filp` must be an open migration file (see [`mig_file`]).
+unsafe fn stream_op(
+    filp: *mut sys::file,
+    pos: *mut i64,
+    op: impl FnOnce(&MigFile) -> Result<isize>,
+) -> isize {
+    if !pos.is_null() {
+        return ESPIPE.to_errno() as isize;
+    }
+    // SAFETY: guaranteed by the caller.
+    let file = unsafe { mig_file(filp) };
+    op(&file).unwrap_or_else(|e| e.to_errno() as isize)
+}
+
 /// `file_operations.read` of migration files (installed in helpers.c).
 ///
 /// # Safety
@@ -543,14 +562,9 @@ pub(crate) unsafe extern "C" fn rust_mig_file_read(
     len: usize,
     pos: *mut i64,
 ) -> isize {
-    // Stream files have no position: `pread` and friends get ESPIPE.
-    if !pos.is_null() {
-        return ESPIPE.to_errno() as isize;
-    }
+    let out = UserSlice::new(buf as UserPtr, len).writer();
     // SAFETY: the VFS calls this on an open migration file.
-    let file = unsafe { mig_file(filp) };
-    let writer = UserSlice::new(buf as UserPtr, len).writer();
-    file.read(writer).unwrap_or_else(|e| e.to_errno() as isize)
+    unsafe { stream_op(filp, pos, |file| file.read(out)) }
 }
 
 /// `file_operations.write` of migration files.
@@ -565,13 +579,9 @@ pub(crate) unsafe extern "C" fn rust_mig_file_write(
     len: usize,
     pos: *mut i64,
 ) -> isize {
-    if !pos.is_null() {
-        return ESPIPE.to_errno() as isize;
-    }
+    let input = UserSlice::new(buf as UserPtr, len).reader();
     // SAFETY: the VFS calls this on an open migration file.
-    let file = unsafe { mig_file(filp) };
-    let reader = UserSlice::new(buf as UserPtr, len).reader();
-    file.write(reader).unwrap_or_else(|e| e.to_errno() as isize)
+    unsafe { stream_op(filp, pos, |file| file.write(input)) }
 }
 
 /// `file_operations.unlocked_ioctl` of migration files.
