@@ -115,6 +115,9 @@ impl VariantDriver for MigDevice {
             // on close would end PF quiescence too, but only if the reset works).
             let _ = pf_ops::unquiesce(data.model.family, dev.core().pci());
         }
+        // A logging session belongs to the user who started it (as in pds/mlx5): the core
+        // does not stop it on close, so the next open would otherwise find it (EBUSY).
+        let _ = dirty::stop(dev);
         pr_debug!(
             "{}: VF {} closed, {} RX tail writes seen\n",
             dev.core().pci().name(),
