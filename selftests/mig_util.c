@@ -247,23 +247,22 @@ int mig_write_all(int fd, const uint8_t *buf, size_t len, size_t chunk)
 
 /* ---- peer and frames -------------------------------------------------- */
 
-int mig_peer_open(const char *ifname, struct mig_peer *p)
+int mig_raw_socket(const char *ifname, uint16_t ethertype, int *ifindex, uint8_t mac[6])
 {
 	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
 	struct ifreq ifr = {};
 	int fd, sz = 8 << 20, err;
 
-	p->fd = -1;
-	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(MIG_ETHERTYPE));
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ethertype));
 	if (fd < 0)
 		return -errno;
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
 	if (ioctl(fd, SIOCGIFINDEX, &ifr))
 		goto err;
-	p->ifindex = ifr.ifr_ifindex;
+	*ifindex = ifr.ifr_ifindex;
 	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
 		goto err;
-	memcpy(p->mac, ifr.ifr_hwaddr.sa_data, 6);
+	memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
 	if (ioctl(fd, SIOCGIFFLAGS, &ifr))
 		goto err;
 	if (!(ifr.ifr_flags & IFF_UP)) {
@@ -271,20 +270,26 @@ int mig_peer_open(const char *ifname, struct mig_peer *p)
 		if (ioctl(fd, SIOCSIFFLAGS, &ifr))
 			goto err;
 	}
+	/* A burst of full-size frames must not overflow the default buffers. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)))
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)))
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	sll.sll_protocol = htons(MIG_ETHERTYPE);
-	sll.sll_ifindex = p->ifindex;
+	sll.sll_protocol = htons(ethertype);
+	sll.sll_ifindex = *ifindex;
 	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)))
 		goto err;
-	p->fd = fd;
-	return 0;
+	return fd;
 err:
 	err = -errno;
 	close(fd);
 	return err;
+}
+
+int mig_peer_open(const char *ifname, struct mig_peer *p)
+{
+	p->fd = mig_raw_socket(ifname, MIG_ETHERTYPE, &p->ifindex, p->mac);
+	return p->fd < 0 ? p->fd : 0;
 }
 
 void mig_peer_close(struct mig_peer *p)

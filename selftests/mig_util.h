@@ -118,6 +118,11 @@ struct mig_peer {
 	uint8_t mac[6];
 };
 
+/*
+ * Raw socket on @ifname for @ethertype only, link brought up, large buffers; fills the
+ * interface index and MAC. Returns the fd or -errno.
+ */
+int mig_raw_socket(const char *ifname, uint16_t ethertype, int *ifindex, uint8_t mac[6]);
 /* 0 or -errno. Brings the link up, binds to MIG_ETHERTYPE. */
 int mig_peer_open(const char *ifname, struct mig_peer *p);
 void mig_peer_close(struct mig_peer *p);

@@ -34,6 +34,7 @@
 
 #include "igbvf_drv.h"
 #include "kselftest_harness.h"
+#include "mig_util.h"
 #include "vfio_util.h"
 
 /* IOVAs: well below the 39-bit vIOMMU limit, clear of the MSI window. */
@@ -204,39 +205,7 @@ struct peer {
 /* Raw socket on PEER_IF for our ethertype only; brings the link up. */
 static int peer_open(const char *ifname, struct peer *p)
 {
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
-	struct ifreq ifr = {};
-	int fd, sz = 8 << 20;
-
-	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(TEST_ETHERTYPE));
-	if (fd < 0)
-		return -errno;
-	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
-	if (ioctl(fd, SIOCGIFINDEX, &ifr))
-		goto err;
-	p->ifindex = ifr.ifr_ifindex;
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
-		goto err;
-	memcpy(p->mac, ifr.ifr_hwaddr.sa_data, 6);
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr))
-		goto err;
-	if (!(ifr.ifr_flags & IFF_UP)) {
-		ifr.ifr_flags |= IFF_UP;
-		if (ioctl(fd, SIOCSIFFLAGS, &ifr))
-			goto err;
-	}
-	/* A burst of full-size frames must not overflow the default rcvbuf. */
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)))
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	sll.sll_protocol = htons(TEST_ETHERTYPE);
-	sll.sll_ifindex = p->ifindex;
-	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)))
-		goto err;
-	return fd;
-err:
-	sz = -errno;
-	close(fd);
-	return sz;
+	return mig_raw_socket(ifname, TEST_ETHERTYPE, &p->ifindex, p->mac);
 }
 
 static int peer_send(int fd, const struct peer *p, const uint8_t *frame,
