@@ -6,6 +6,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/env.sh"
 bash "$here/scripts/install-deps.sh" >&2
+# Again: on a fresh machine the toolchain (and so RUST_LIB_SRC) only exists from here on.
+. "$here/scripts/env.sh"
 kdir=$(bash "$here/scripts/build-kernel.sh" | tail -n 1)
 [ -f "$kdir/arch/x86/boot/bzImage" ] || { echo "build-all: no kernel at $kdir" >&2; exit 1; }
 cat "$kdir/../build-time" >&2 2>/dev/null || true

@@ -3,7 +3,7 @@
 # The cache lives outside the checkout so clean clones (CI) reuse a kernel built earlier.
 : "${MIG_CACHE:=/var/cache/vfio-ixgbevf-mig}"
 RUSTC=/usr/bin/rustc
-rust_ver=$($RUSTC --version 2>/dev/null | awk '{print $2}')
+rust_ver=$( { $RUSTC --version 2>/dev/null || true; } | awk '{print $2}')
 RUST_LIB_SRC=/usr/src/rustc-${rust_ver}/library
 BINDGEN="$HOME/.cargo/bin/bindgen"
 export MIG_CACHE RUSTC RUST_LIB_SRC BINDGEN
