@@ -2,9 +2,9 @@
 #
 # Out-of-tree build of vfio_ixgbevf_mig.ko and the rig around it.
 #   make KDIR=<rust-enabled kernel build>      build the module (KDIR defaults to the rig's kernel)
-#   make demo                                   build everything, boot the test VM, show DMA via a VF
+#   make demo                                   build everything, live-migrate a guest with a VF in QEMU
 #   make check                                  host unit tests + the VM selftest suite
-.PHONY: all modules clean check host-test demo kernel deps clippy fuzz bench
+.PHONY: all modules clean check check-debug host-test demo demo-uapi e2e kernel deps clippy fuzz bench
 
 KDIR ?= $(shell bash scripts/build-kernel.sh --print 2>/dev/null)
 KMAKE := $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 RUSTC=/usr/bin/rustc BINDGEN=$(HOME)/.cargo/bin/bindgen \
@@ -36,8 +36,20 @@ host-test:
 check:
 	bash scripts/check.sh
 
+# The VM suite on the KASAN/UBSAN/kmemleak/DEBUG_OBJECTS/failslab kernel (rig/debug.config).
+check-debug:
+	bash scripts/check-debug.sh
+
 demo:
 	bash scripts/demo.sh
+
+# The end-to-end migration with stock QEMU alone (what `make demo` runs).
+e2e:
+	bash scripts/e2e.sh
+
+# DMA through a VF and a VF-to-VF migration driven through the uAPI directly, no QEMU.
+demo-uapi:
+	bash scripts/vm-demo.sh
 
 # cargo-fuzz targets of the pure core, FUZZ_RUNS executions each.
 fuzz:
@@ -45,4 +57,4 @@ fuzz:
 
 # Migration figures (state size, stop-copy and resume times, frames lost) in the VM.
 bench:
-	MIG_DEMO_CMD=vfio_mig_bench bash scripts/demo.sh
+	MIG_DEMO_CMD=vfio_mig_bench bash scripts/vm-demo.sh

@@ -39,6 +39,7 @@ fi
 RIG_DRIVERS=vfio-pci
 RIG_CMD=
 RIG_MODULE=
+RIG_NUMVFS=2
 [ -f /etc/rig.conf ] && . /etc/rig.conf
 
 total_pass=0 total_fail=0 total_skip=0
@@ -129,27 +130,33 @@ for m in igb vfio-pci $RIG_MODULE; do
 done
 
 PF_BDF=$(find_pci 0x8086 0x10c9 | head -n 1)
-VF_BDF= VF_BDF2= PF_IF= PEER_IF=
+VF_BDF= VF_BDF2= VF_BDFS= PF_IF= PEER_IF=
 if [ -n "$PF_BDF" ]; then
 	rig_ok "igb PF at $PF_BDF"
-	if echo 2 > "/sys/bus/pci/devices/$PF_BDF/sriov_numvfs"; then
-		rig_ok "sriov_numvfs=2"
+	if echo "$RIG_NUMVFS" > "/sys/bus/pci/devices/$PF_BDF/sriov_numvfs"; then
+		rig_ok "sriov_numvfs=$RIG_NUMVFS"
 	else
-		rig_fail "sriov_numvfs=2"
+		rig_fail "sriov_numvfs=$RIG_NUMVFS"
 	fi
-	[ -e "/sys/bus/pci/devices/$PF_BDF/virtfn0" ] &&
-		VF_BDF=$(basename "$(readlink "/sys/bus/pci/devices/$PF_BDF/virtfn0")")
-	[ -e "/sys/bus/pci/devices/$PF_BDF/virtfn1" ] &&
-		VF_BDF2=$(basename "$(readlink "/sys/bus/pci/devices/$PF_BDF/virtfn1")")
+	i=0
+	while [ $i -lt "$RIG_NUMVFS" ]; do
+		l=/sys/bus/pci/devices/$PF_BDF/virtfn$i
+		[ -e "$l" ] && VF_BDFS="$VF_BDFS${VF_BDFS:+ }$(basename "$(readlink "$l")")"
+		i=$((i + 1))
+	done
+	set -- $VF_BDFS
+	VF_BDF=${1-} VF_BDF2=${2-}
 	PF_IF=$(ls "/sys/bus/pci/devices/$PF_BDF/net" 2>/dev/null | head -n 1)
 else
 	rig_fail "igb PF (8086:10c9) not found"
 fi
-for v in "$VF_BDF" "$VF_BDF2"; do
-	if [ -n "$v" ] && [ "$(cat "/sys/bus/pci/devices/$v/device")" = 0x10ca ]; then
+set -- $VF_BDFS
+[ $# = "$RIG_NUMVFS" ] || rig_fail "found $# of $RIG_NUMVFS VFs"
+for v in $VF_BDFS; do
+	if [ "$(cat "/sys/bus/pci/devices/$v/device")" = 0x10ca ]; then
 		rig_ok "VF $v (8086:10ca)"
 	else
-		rig_fail "VF not found"
+		rig_fail "VF $v is not an 82576 VF"
 	fi
 done
 for n in /sys/class/net/*; do
@@ -165,7 +172,14 @@ for i in PF_IF PEER_IF; do
 	fi
 done
 group_end
-export PF_BDF PF_IF VF_BDF VF_BDF2 PEER_IF
+export PF_BDF PF_IF VF_BDF VF_BDF2 VF_BDFS PEER_IF
+
+# Debug kernel (rig/debug.config): objects leaked before the tests (boot) are not ours.
+kml=/sys/kernel/debug/kmemleak
+if [ -w $kml ]; then
+	echo scan > $kml
+	echo clear > $kml
+fi
 
 for drv in $RIG_DRIVERS; do
 	group_begin "$drv"
@@ -177,11 +191,12 @@ for drv in $RIG_DRIVERS; do
 		bound=0
 	fi
 	if [ $bound = 1 ]; then
-		for v in "$VF_BDF" "$VF_BDF2"; do
-			if [ -n "$v" ] && bind_vf "$v" "$drv"; then
+		[ -n "$VF_BDFS" ] || { rig_fail "no VF to bind"; bound=0; }
+		for v in $VF_BDFS; do
+			if bind_vf "$v" "$drv"; then
 				rig_ok "$v bound to $drv"
 			else
-				rig_fail "bind VF ${v:-(none)} to $drv"
+				rig_fail "bind VF $v to $drv"
 				bound=0
 			fi
 		done
@@ -201,11 +216,21 @@ for drv in $RIG_DRIVERS; do
 		fi
 	fi
 	# Leave the VFs unbound so the next driver starts from the same state.
-	for v in "$VF_BDF" "$VF_BDF2"; do
-		[ -n "$v" ] && unbind_vf "$v"
+	for v in $VF_BDFS; do
+		unbind_vf "$v"
 	done
 	group_end
 done
+
+# kmemleak needs an object unreferenced over two scans; what it prints fails the run (run-vm.sh).
+if [ -w $kml ]; then
+	echo "RIG:RUN group=kmemleak"
+	echo scan > $kml
+	sleep 5
+	echo scan > $kml
+	echo "kmemleak: $(grep -c 'unreferenced object' $kml) unreferenced object(s) after the tests"
+	cat $kml
+fi
 
 echo "RIG:END pass=$total_pass fail=$total_fail skip=$total_skip uptime=$(cut -d' ' -f1 /proc/uptime)"
 die_vm

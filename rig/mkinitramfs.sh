@@ -5,14 +5,16 @@
 # dependencies, our module (optional), the test programs and rig/init.sh as /init.
 #
 # Usage: rig/mkinitramfs.sh --kernel <builddir> --out <file> [--module <ko>] [--tests <dir>]
-#                           [--conf <file>] [--add <src>:<dst>]...
+#                           [--conf <file>] [--add <src>:<dst>]... [--qemu]
+# --qemu adds Debian's qemu-system-x86_64 with its libraries and the firmware a -kernel boot
+# of a pc machine needs (the end-to-end test runs a nested guest inside the VM).
 set -eEuo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 die() { echo "mkinitramfs: $*" >&2; exit 1; }
 trap 'echo "mkinitramfs: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
-kdir= out= module= tests= conf=
+kdir= out= module= tests= conf= qemu=0
 adds=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -22,6 +24,7 @@ while [ $# -gt 0 ]; do
 	--tests) tests=$2; shift 2 ;;
 	--conf) conf=$2; shift 2 ;;
 	--add) adds+=("$2"); shift 2 ;;
+	--qemu) qemu=1; shift ;;
 	*) die "unknown argument $1" ;;
 	esac
 done
@@ -104,6 +107,16 @@ fi
 # Regenerate modules.dep for the subset (and our module) so modprobe resolves everything.
 depmod -b "$stage" "$ver"
 
+if [ $qemu = 1 ]; then
+	qbin=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 missing"
+	cp -L "$qbin" "$stage/usr/bin/qemu-system-x86_64"
+	copy_libs "$qbin"
+	mkdir -p "$stage/usr/share/qemu" "$stage/usr/share/seabios"
+	cp -L /usr/share/seabios/bios-256k.bin "$stage/usr/share/seabios/"
+	for f in linuxboot_dma.bin kvmvapic.bin; do
+		cp -L "/usr/share/qemu/$f" "$stage/usr/share/qemu/"
+	done
+fi
 if [ -n "$tests" ]; then
 	cp -a "$tests/." "$stage/tests/"
 	# Tests are meant to be static, but a dynamic one should still run rather than fail oddly.

@@ -8,7 +8,7 @@ usage() {
 	cat <<EOF
 usage: rig/run-vm.sh --kernel <builddir> [--module <vfio_ixgbevf_mig.ko>] [--tests <dir>]
                      [--smoke] [--timeout SECS] [--drivers "drv1 drv2"] [--cmd <script>]
-                     [--log <file>]
+                     [--log <file>] [--numvfs N] [--qemu] [--add <src>:<dst>]...
   --kernel   kernel build dir (scripts/build-kernel.sh's last line); modules are taken
              from <builddir>/../mods
   --module   our module; empty or absent: not loaded
@@ -19,8 +19,12 @@ usage: rig/run-vm.sh --kernel <builddir> [--module <vfio_ixgbevf_mig.ko>] [--tes
   --smoke    add the rig self-test (rig/smoke_test.sh); needs no --tests
   --timeout  hard limit for the whole VM run, default 600 s
   --log      serial log file (default: a new file under \$TMPDIR)
+  --numvfs   VFs to enable on the igb PF (default 2, at most 7); all are bound to the driver
+  --qemu     put qemu-system-x86_64 and its firmware in the VM (nested guests)
+  --add      copy a host file into the VM's initramfs at <dst>
 env: MIG_ACCEL=tcg|kvm (default: tcg unless a cached KVM probe boot succeeded),
-     MIG_SMP (vCPUs, default 2), MIG_APPEND (extra kernel command line)
+     MIG_SMP (vCPUs, default 2), MIG_MEM (RAM, default 1G), MIG_APPEND (extra kernel
+     command line)
 EOF
 	exit 2
 }
@@ -30,7 +34,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 
 die() { echo "run-vm: $*" >&2; exit 2; }
 
-kdir= module= tests= timeout=600 drivers= cmd= smoke=0 log=
+kdir= module= tests= timeout=600 drivers= cmd= smoke=0 log= numvfs=2 qemu=0
+adds=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kdir=${2-}; shift 2 || usage ;;
@@ -41,6 +46,9 @@ while [ $# -gt 0 ]; do
 	--cmd) cmd=${2-}; shift 2 || usage ;;
 	--log) log=${2-}; shift 2 || usage ;;
 	--smoke) smoke=1; shift ;;
+	--numvfs) numvfs=${2-}; shift 2 || usage ;;
+	--qemu) qemu=1; shift ;;
+	--add) adds+=("${2-}"); shift 2 || usage ;;
 	-h|--help) usage ;;
 	*) echo "run-vm: unknown argument $1" >&2; usage ;;
 	esac
@@ -50,6 +58,7 @@ bz=$kdir/arch/x86/boot/bzImage
 [ -f "$bz" ] || die "$bz missing (kernel not built?)"
 [ -n "$tests" ] || [ $smoke = 1 ] || [ -n "$cmd" ] || die "need --tests, --cmd or --smoke"
 [[ "$timeout" =~ ^[0-9]+$ ]] || die "bad --timeout $timeout"
+[[ "$numvfs" =~ ^[1-7]$ ]] || die "bad --numvfs $numvfs (1..7)"
 if [ -z "$drivers" ]; then
 	if [ -n "$module" ]; then drivers="vfio_ixgbevf_mig vfio-pci"; else drivers=vfio-pci; fi
 fi
@@ -72,11 +81,14 @@ cat > "$tmp/rig.conf" <<EOF
 RIG_DRIVERS='$drivers'
 RIG_CMD='$cmd'
 RIG_MODULE='$modname'
+RIG_NUMVFS=$numvfs
 EOF
 mkargs=(--kernel "$kdir" --out "$tmp/initramfs.cpio.gz" --conf "$tmp/rig.conf")
 [ -z "$module" ] || mkargs+=(--module "$module")
 [ -z "$tests" ] || mkargs+=(--tests "$tests")
 [ $smoke = 0 ] || mkargs+=(--add "$here/rig/smoke_test.sh:/tests/smoke_test")
+[ $qemu = 0 ] || mkargs+=(--qemu)
+for a in ${adds[@]+"${adds[@]}"}; do mkargs+=(--add "$a"); done
 "$here/rig/mkinitramfs.sh" "${mkargs[@]}" || die "initramfs build failed"
 
 append="console=ttyS0 panic=-1 oops=panic no_timer_check intel_iommu=on iommu.strict=1 ${MIG_APPEND:-}"
@@ -85,7 +97,7 @@ qemu_cmd() { # <accel>: sets the array q
 	# VF reset remaps memory under MMIO from the other vCPU); one TCG thread runs as fast here.
 	local a=$1
 	[ "$a" = tcg ] && a=tcg,thread=single
-	q=(qemu-system-x86_64 -M q35,kernel-irqchip=split -accel "$a" -smp "$smp" -m 1G
+	q=(qemu-system-x86_64 -M q35,kernel-irqchip=split -accel "$a" -smp "$smp" -m "${MIG_MEM:-1G}"
 		-nodefaults -nographic -serial stdio -monitor none -no-reboot
 		-device intel-iommu,intremap=on,caching-mode=on
 		-device pcie-root-port,id=rp0,chassis=1
@@ -120,7 +132,7 @@ tcg|kvm) accel=$MIG_ACCEL ;;
 esac
 
 # Kernel log lines that fail the run no matter what the tests said.
-kpat='WARNING:|BUG:|Oops|possible recursive locking|possible circular locking|INFO: |refcount_t:|Kernel panic|general protection|list_add corruption|list_del corruption|sleeping function called from invalid context|hung_task|blocked for more than|Call Trace:|UBSAN:|kernel BUG at'
+kpat='WARNING:|BUG:|unreferenced object|ODEBUG:|Oops|possible recursive locking|possible circular locking|INFO: |refcount_t:|Kernel panic|general protection|list_add corruption|list_del corruption|sleeping function called from invalid context|hung_task|blocked for more than|Call Trace:|UBSAN:|kernel BUG at'
 tappat='(^|\] )not ok( |$)'
 
 echo "run-vm: accel=$accel smp=$smp drivers='$drivers' timeout=${timeout}s log=$log"

@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Builds the Rust-enabled 6.12 test kernel (tinyconfig + rig/kernel.config + patches/) into
-# $MIG_CACHE/kernel-<hash>, where <hash> covers the source package version, the fragment,
-# the patches, this script and the Rust toolchain. Prints the build directory on stdout's last line.
+# Builds a 6.12 kernel from Debian's linux-source (tinyconfig + fragments + patches/) into
+# $MIG_CACHE/kernel-[<variant>-]<hash>, where <hash> covers the source package version, the
+# fragments, the patches, the build recipe and the toolchain. Prints the build directory on
+# stdout's last line.
+#
+# usage: build-kernel.sh [--variant rig|debug|guest] [--print]
+#   rig    the test VM's kernel: Rust, VFIO, patched igb/ixgbe, lockdep (rig/kernel.config)
+#   debug  the same plus KASAN, UBSAN, kmemleak, DEBUG_OBJECTS, failslab (+ rig/debug.config)
+#   guest  the nested guest of the end-to-end test: no Rust, igbvf built in (rig/guest.config)
+#   --print  name the cached build without building (empty when there is none yet)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/env.sh"
@@ -15,16 +22,30 @@ die() { echo "build-kernel: $*" >&2; exit 1; }
 command -v clang >/dev/null || die "clang missing"
 command -v ld.lld >/dev/null || die "ld.lld missing"
 
+variant=rig print=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--variant) variant=${2-}; shift 2 || die "--variant needs a value" ;;
+	--print) print=1; shift ;;
+	*) die "unknown argument $1" ;;
+	esac
+done
+case "$variant" in
+rig) frags=("$here/rig/kernel.config") prefix= ;;
+debug) frags=("$here/rig/kernel.config" "$here/rig/debug.config") prefix=debug- ;;
+guest) frags=("$here/rig/guest.config") prefix=guest- ;;
+*) die "unknown variant $variant (rig, debug, guest)" ;;
+esac
+
 # Bump when the build steps below change what ends up in the tree (the key covers it, not this file,
 # so editing comments or options like --print does not force a 10-minute rebuild).
 RECIPE=1
 srcver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
 key=$( { echo "$srcver"; $RUSTC --version; $BINDGEN --version; clang --version | head -1
-	echo "recipe $RECIPE"; cat "$here/rig/kernel.config"
+	echo "recipe $RECIPE"; cat "${frags[@]}"
 	cat "$here"/patches/*.patch 2>/dev/null || true; } | sha256sum | cut -c1-16)
-out="$MIG_CACHE/kernel-$key"
-# --print: name the cached build without building (empty when there is none yet).
-if [ "${1:-}" = --print ]; then
+out="$MIG_CACHE/kernel-$prefix$key"
+if [ $print = 1 ]; then
 	[ -f "$out/.done" ] && echo "$out/linux"
 	exit 0
 fi
@@ -47,20 +68,26 @@ for p in "$here"/patches/*.patch; do
 	patch -p1 --forward --quiet < "$p"
 done
 
-make "${KMAKE_FLAGS[@]}" rustavailable >&2 || die "Rust toolchain not usable by the kernel (see above)"
+if grep -qx 'CONFIG_RUST=y' "${frags[@]}"; then
+	make "${KMAKE_FLAGS[@]}" rustavailable >&2 || die "Rust toolchain not usable by the kernel (see above)"
+fi
 make "${KMAKE_FLAGS[@]}" tinyconfig >/dev/null
-scripts/kconfig/merge_config.sh -m .config "$here/rig/kernel.config" >/dev/null
+scripts/kconfig/merge_config.sh -m .config "${frags[@]}" >/dev/null
 make "${KMAKE_FLAGS[@]}" olddefconfig >/dev/null
 # Kconfig silently drops options whose dependencies are off: check each requested one landed.
 bad=0
 while IFS= read -r line; do
 	case "$line" in CONFIG_*=*) ;; *) continue ;; esac
 	grep -qx "$line" .config || { echo "build-kernel: requested $line but .config has: $(grep "^${line%%=*}=" .config || echo 'not set')" >&2; bad=1; }
-done < "$here/rig/kernel.config"
+done < <(cat "${frags[@]}")
 [ $bad = 0 ] || die "config fragment did not apply"
 
-make "${KMAKE_FLAGS[@]}" -j"$(nproc)" bzImage modules >&2
-make "${KMAKE_FLAGS[@]}" INSTALL_MOD_PATH="$out/mods" modules_install >/dev/null
+if grep -qx 'CONFIG_MODULES=y' .config; then
+	make "${KMAKE_FLAGS[@]}" -j"$(nproc)" bzImage modules >&2
+	make "${KMAKE_FLAGS[@]}" INSTALL_MOD_PATH="$out/mods" modules_install >/dev/null
+else
+	make "${KMAKE_FLAGS[@]}" -j"$(nproc)" bzImage >&2
+fi
 end=$(date +%s)
 echo "build-kernel: built in $((end - start)) s" | tee "$out/build-time" >&2
 touch "$out/.done"

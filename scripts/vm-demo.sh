@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# `make demo`: build everything (toolchain, cached kernel, module, tests), boot the test VM,
+# `make demo-uapi` / `make bench`: build everything (toolchain, cached kernel, module, tests), boot the test VM,
 # bind both VFs of the emulated 82576 to vfio_ixgbevf_mig, show DMA through one and migrate it
 # live onto the other (selftests/demo.sh does the VM side).
 set -uo pipefail

@@ -651,6 +651,15 @@ TEST_F(dirty, bad_inputs)
 	EXPECT_ERRNO(-EINVAL, dlog_report(&self->dev, IOVA_BIG, BIG_SIZE, 3 * DPAGE,
 					  self->bm), "REPORT page size 12 KiB");
 	/*
+	 * QEMU reports each memory section at its exact size, and a VF's MSI-X BAR area
+	 * ends mid-page (0x3fd0 bytes): an unaligned window reports the pages it touches.
+	 */
+	memset(self->bm, 0, 8);
+	EXPECT_ERRNO(0, dlog_report(&self->dev, self->r[0].iova, 4 * DPAGE - 0x30, DPAGE,
+				    self->bm), "REPORT of an unaligned length");
+	EXPECT_ERRNO(0, dlog_report(&self->dev, self->r[0].iova + 0x10, 0x20, DPAGE, self->bm),
+		     "REPORT of a window inside one page");
+	/*
 	 * A bitmap that cannot be pinned: the 6.12 core pins it lazily inside
 	 * iova_bitmap_set() and drops what it cannot pin, so REPORT returns 0
 	 * (and those bits are lost); a core that checks gives EFAULT. Either
@@ -681,6 +690,105 @@ TEST_F(dirty, bad_inputs)
 	log_start(_metadata, self);
 	report(_metadata, self);
 	EXPECT_TRUE(self->rep[0].on[(rxr_page - IOVA_DRV) / DPAGE]);
+}
+
+/* ---- statistics in debugfs ----------------------------------------------- */
+
+#define STATS_DIR	"/sys/kernel/debug/" MIG_DRIVER_NAME
+
+static const char *const stat_names[] = {
+	"save_count", "save_bytes", "resume_count", "resume_bytes", "resume_refused",
+	"state_transitions", "reset_count", "log_starts", "log_stops", "log_reports",
+	"dirty_pages_reported", "tail_writes", "trap_writes", "descs_walked",
+	"descs_skipped", "walks_truncated", "walks_refused", "trap_max_ns", "trap_total_ns",
+};
+#define NSTATS	(sizeof(stat_names) / sizeof(stat_names[0]))
+
+/*
+ * Reads <debugfs>/vfio_ixgbevf_mig/<bdf>/stats into v[] (in stat_names order).
+ * Returns 0, -errno of the open, or -EPROTO when a counter is missing.
+ */
+static int stats_read(const char *bdf, uint64_t v[NSTATS], char *text, size_t size)
+{
+	char path[256], name[64];
+	unsigned long long val;
+	bool seen[NSTATS] = { false };
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), STATS_DIR "/%s/stats", bdf);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	n = fread(text, 1, size - 1, f);
+	text[n] = 0;
+	fclose(f);
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (sscanf(l, "%63s %llu", name, &val) != 2)
+			continue;
+		for (size_t i = 0; i < NSTATS; i++) {
+			if (!strcmp(name, stat_names[i])) {
+				v[i] = val;
+				seen[i] = true;
+			}
+		}
+	}
+	for (size_t i = 0; i < NSTATS; i++)
+		if (!seen[i])
+			return -EPROTO;
+	return 0;
+}
+
+/* Counter `name` of v[] (as filled by stats_read). */
+static uint64_t st(const uint64_t v[NSTATS], const char *name)
+{
+	for (size_t i = 0; i < NSTATS; i++)
+		if (!strcmp(name, stat_names[i]))
+			return v[i];
+	abort();
+}
+
+/* Growth of counter `name` from a[] to b[]. */
+#define ST_DELTA(name)	(st(b, name) - st(a, name))
+
+/* A logging session with traffic shows in the device's debugfs counters. */
+TEST_F_TIMEOUT(dirty, debugfs_stats, 120)
+{
+	const char *bdf = getenv("VF_BDF");
+	uint64_t a[NSTATS], b[NSTATS];
+	char text[4096];
+	int ret;
+
+	if (!driver_must_log())
+		SKIP(return, "statistics are %s's, not %s's", MIG_DRIVER_NAME,
+		     getenv("MIG_DRIVER") ?: "?");
+	ret = stats_read(bdf, a, text, sizeof(text));
+	ASSERT_EQ(0, ret) TH_LOG(STATS_DIR "/%s/stats: %s", bdf, strerror(-ret));
+
+	traffic_up(_metadata, self, variant, true);
+	log_start(_metadata, self);
+	ASSERT_EQ(0, drx_setup(&self->rx, RING_N - 1, false)) TH_LOG("%s", self->rx.err);
+	rx_frames(_metadata, self, 100, true);
+	report(_metadata, self);
+	ASSERT_EQ(0, dlog_stop(&self->dev));
+	self->logging = false;
+
+	ret = stats_read(bdf, b, text, sizeof(text));
+	ASSERT_EQ(0, ret) TH_LOG("stats after the session: %s", strerror(-ret));
+	ksft_print_msg("%llu RDT writes by the test; stats:\n%s",
+		       (unsigned long long)self->rx.rdt_writes, text);
+	EXPECT_EQ(1, ST_DELTA("log_starts"));
+	EXPECT_EQ(1, ST_DELTA("log_stops"));
+	EXPECT_EQ(2, ST_DELTA("log_reports"));	/* one per range */
+	EXPECT_LT(0, ST_DELTA("dirty_pages_reported"));
+	EXPECT_LT(0, ST_DELTA("trap_writes"));
+	/* Every RDT write of the session was trapped, and is among all tail writes. */
+	EXPECT_LE(self->rx.rdt_writes, ST_DELTA("trap_writes"));
+	EXPECT_LE(ST_DELTA("trap_writes"), ST_DELTA("tail_writes"));
+	EXPECT_LT(0, ST_DELTA("descs_walked"));
+	EXPECT_LT(0, st(b, "trap_max_ns"));
+	EXPECT_LE(st(b, "trap_max_ns"), st(b, "trap_total_ns"));
+	EXPECT_LT(0, ST_DELTA("trap_total_ns"));
 }
 
 /* ---- reset -------------------------------------------------------------- */

@@ -24,7 +24,7 @@
 use crate::pure::{
     access::{Access, Region},
     areas::{tx_head_wb_range, tx_ring_range},
-    dirty::{min_storage, DirtySet},
+    dirty::{clip, min_storage, DirtySet},
     family::VfModel,
     fields::Srrctl,
     io::RegIo,
@@ -33,11 +33,11 @@ use crate::pure::{
     ranges::{DirtySink, Extent, Span, MIN_PAGE_SIZE},
     region,
     regs::{QueueReg, RegRef},
-    ring::{dma_address, RxRing},
+    ring::{dma_address, RxRing, WalkTally},
+    stats::Counter,
 };
-use crate::vfio::{Bar0, Device, IommuMem, IovaBitmap, Vma};
+use crate::vfio::{now_ns, Bar0, Device, IommuMem, IovaBitmap, Vma};
 use crate::MigDevice;
-use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{
     new_mutex,
     prelude::*,
@@ -57,11 +57,16 @@ struct Logging {
     set: DirtySet<KVec<Extent>>,
     /// RX tail last handed to the device, per queue (what the next trap walks from).
     tails: [u32; MAX_QUEUES],
-    /// Descriptors walked, and those skipped as unmapped or with absurd addresses.
-    walked: u64,
-    skipped: u64,
-    /// Walks cut at the per-call bound (the rest is covered at the next report).
-    truncated: u64,
+    /// The session's walks (the device's statistics sum every session's).
+    walks: WalkTally,
+}
+
+impl Logging {
+    /// Adds `t` to the session's walks and the device's statistics.
+    fn walked(&mut self, dev: &Device<MigDevice>, t: &WalkTally) {
+        self.walks.merge(t);
+        dev.data().stats.walks(t);
+    }
 }
 
 /// Per-device dirty-tracking state.
@@ -73,8 +78,6 @@ pub(crate) struct Dirty {
     /// the RX tail trap.
     #[pin]
     log: Mutex<Option<Logging>>,
-    /// RX tail writes seen by the write handler (statistics, lock-free).
-    rx_tail_writes: AtomicU64,
 }
 
 impl Dirty {
@@ -88,18 +91,12 @@ impl Dirty {
         pin_init!(Dirty {
             trapped,
             log <- new_mutex!(None, "vfio_ixgbevf_mig::dirty"),
-            rx_tail_writes: AtomicU64::new(0),
         })
     }
 
     /// Whether this device offers DMA logging (RX tails trapped since bind).
     pub(crate) fn offered(&self) -> bool {
         !self.trapped.is_empty()
-    }
-
-    /// RX tail writes seen so far.
-    pub(crate) fn rx_tail_writes(&self) -> u64 {
-        self.rx_tail_writes.load(Ordering::Relaxed)
     }
 
     /// The BAR0 pages that are not mmapped.
@@ -158,12 +155,23 @@ fn read(bar: &Bar0<'_>, map: &RegMap, reg: QueueReg, q: u8) -> Result<u32> {
     Ok(bar.read32(off))
 }
 
-/// The RX ring of queue `q` as the device sees it now, with its head and tail.
-fn rx_ring(bar: &Bar0<'_>, model: &VfModel, q: u8) -> Result<Option<(RxRing, u32, u32)>> {
+/// An RX queue's ring as its registers describe it now.
+enum Rx {
+    /// `RDLEN` is 0: no ring.
+    Off,
+    /// Registers the walker refuses (misaligned, oversize): real hardware cannot run such
+    /// a ring either; nothing to walk (counted in `walks_refused`).
+    Refused,
+    /// The ring, with the device's head and tail.
+    Ring(RxRing, u32, u32),
+}
+
+/// The RX ring of queue `q` as the device sees it now.
+fn rx_ring(bar: &Bar0<'_>, model: &VfModel, q: u8) -> Result<Rx> {
     let map = model.regs();
     let rdlen = read(bar, &map, QueueReg::Rdlen, q)?;
     if rdlen == 0 {
-        return Ok(None);
+        return Ok(Rx::Off);
     }
     let rdba = dma_address(
         read(bar, &map, QueueReg::Rdbal, q)?,
@@ -172,46 +180,26 @@ fn rx_ring(bar: &Bar0<'_>, model: &VfModel, q: u8) -> Result<Option<(RxRing, u32
     let srrctl = Srrctl::from_raw(read(bar, &map, QueueReg::Srrctl, q)?);
     let head = read(bar, &map, QueueReg::Rdh, q)?;
     let tail = read(bar, &map, QueueReg::Rdt, q)?;
-    // A ring the walker refuses (misaligned, oversize) cannot be programmed into real
-    // hardware either; nothing to walk.
-    Ok(RxRing::new(model.family, rdba, rdlen, srrctl)
-        .ok()
-        .map(|r| (r, head, tail)))
+    Ok(match RxRing::new(model.family, rdba, rdlen, srrctl) {
+        Ok(r) => Rx::Ring(r, head, tail),
+        Err(_) => Rx::Refused,
+    })
 }
 
-/// Walks every descriptor in `from..to` (the walker bounds one call; a ring is at most
-/// `MAX_RING_DESCS`, the hardware limit, so the loop is bounded too). A walk the walker
-/// refuses (indices outside the ring) leaves the device's behaviour unknown: everything
-/// logged is marked then.
+/// Walks every descriptor in `from..to` through the device's IOMMU view
+/// ([`RxRing::walk_all`], bounded), adding to `tally`. A walk the walker refuses (indices
+/// outside the ring) leaves the device's behaviour unknown: `false`, and the caller marks
+/// everything logged.
 fn walk_all(
     dev: &Device<MigDevice>,
     ring: &RxRing,
-    mut from: u32,
+    from: u32,
     to: u32,
-    log_stats: &mut (u64, u64, u64),
+    tally: &mut WalkTally,
     sink: &mut dyn DirtySink,
 ) -> bool {
     let mut mem = IommuMem::new(dev.core().pci());
-    loop {
-        match ring.walk(from, to, &mut mem, sink) {
-            Ok(w) => {
-                log_stats.0 += u64::from(w.walked);
-                log_stats.1 += u64::from(w.unmapped + w.null_addrs + w.clipped_addrs);
-                match w.resume {
-                    Some(next) if next != from => {
-                        log_stats.2 += 1;
-                        from = next;
-                    }
-                    Some(_) => return false,
-                    None => return true,
-                }
-            }
-            Err(_) => {
-                log_stats.1 += 1;
-                return false;
-            }
-        }
-    }
+    ring.walk_all(from, to, &mut mem, sink, tally)
 }
 
 /// Marks everything the device may write on its own account (rings, write-back words) and
@@ -225,17 +213,19 @@ fn mark_owned(
     let model = &dev.data().model;
     let map = model.regs();
     for q in 0..model.geometry.queues {
-        if let Some((ring, head, tail)) = rx_ring(bar, model, q)? {
-            let span = ring.span();
-            sink.mark(span.iova, span.len);
-            let mut stats = (0, 0, 0);
-            if !walk_all(dev, &ring, head, tail, &mut stats, sink) {
-                log.set.mark_all();
+        let mut tally = WalkTally::default();
+        match rx_ring(bar, model, q)? {
+            Rx::Ring(ring, head, tail) => {
+                let span = ring.span();
+                sink.mark(span.iova, span.len);
+                if !walk_all(dev, &ring, head, tail, &mut tally, sink) {
+                    log.set.mark_all();
+                }
             }
-            log.walked += stats.0;
-            log.skipped += stats.1;
-            log.truncated += stats.2;
+            Rx::Refused => tally.refuse(),
+            Rx::Off => {}
         }
+        log.walked(dev, &tally);
         let tdba = dma_address(
             read(bar, &map, QueueReg::Tdbal, q)?,
             read(bar, &map, QueueReg::Tdbah, q)?,
@@ -284,9 +274,7 @@ pub(crate) fn start(dev: &Device<MigDevice>, ranges: &[Span], page_size: u64) ->
     let mut session = Logging {
         set,
         tails: [0; MAX_QUEUES],
-        walked: 0,
-        skipped: 0,
-        truncated: 0,
+        walks: WalkTally::default(),
     };
     let bar = dev.core().bar0().ok_or(EIO)?;
     // Buffers posted before logging started are owned by the device right now.
@@ -305,6 +293,7 @@ pub(crate) fn start(dev: &Device<MigDevice>, ranges: &[Span], page_size: u64) ->
         }
     }
     *log = Some(session);
+    data.stats.inc(Counter::LogStarts);
     Ok(page)
 }
 
@@ -313,11 +302,13 @@ pub(crate) fn stop(dev: &Device<MigDevice>) -> Result {
     let data = dev.data();
     let _state = data.state.lock();
     if let Some(s) = data.dirty.log.lock().take() {
+        data.stats.inc(Counter::LogStops);
         pr_debug!(
-            "dma logging stopped: {} descriptors walked, {} skipped, {} walks truncated\n",
-            s.walked,
-            s.skipped,
-            s.truncated
+            "dma logging stopped: {} descriptors walked, {} skipped, {} walks truncated, {} refused\n",
+            s.walks.walked,
+            s.walks.skipped,
+            s.walks.truncated,
+            s.walks.refused
         );
     }
     Ok(())
@@ -345,10 +336,16 @@ pub(crate) fn report(
     for s in owned.0.iter() {
         log.set.mark(s.iova, s.len);
     }
-    let page = log.set.page_size();
-    log.set
-        .report_and_clear(iova, len, |run, npages| bitmap.set(run, npages * page))
+    let shift = log.set.page_size().trailing_zeros();
+    let pages = log
+        .set
+        .report_and_clear(iova, len, |run, npages| {
+            let (start, bytes) = clip(run, npages, shift, iova, len);
+            bitmap.set(start, bytes)
+        })
         .map_err(|e| Error::from_errno(-e.errno()))?;
+    data.stats.inc(Counter::LogReports);
+    data.stats.add(Counter::DirtyPagesReported, pages);
     // What the device owns now may be written after this report: keep it dirty.
     for s in owned.0.iter() {
         log.set.mark(s.iova, s.len);
@@ -402,11 +399,11 @@ pub(crate) fn bar0_write(dev: &Device<MigDevice>, offset: u64, buf: UserPtr, len
                 .bar0()
                 .map(|bar| rx_ring(&bar, &data.model, queue))
             {
-                Some(Ok(Some((ring, _, _)))) => {
+                Some(Ok(Rx::Ring(ring, _, _))) => {
                     let span = ring.span();
                     log.set.mark(span.iova, span.len);
                 }
-                Some(Ok(None)) => {}
+                Some(Ok(Rx::Off | Rx::Refused)) => {}
                 _ => log.set.mark_all(),
             }
         }
@@ -414,12 +411,29 @@ pub(crate) fn bar0_write(dev: &Device<MigDevice>, offset: u64, buf: UserPtr, len
     let Some(queue) = rdt(offset).or_else(|| rdt(last)) else {
         return Ok(());
     };
-    let offset = offset as u32;
-    data.dirty.rx_tail_writes.fetch_add(1, Ordering::Relaxed);
+    data.stats.inc(Counter::TailWrites);
     let mut guard = data.dirty.log.lock();
     let Some(log) = guard.as_mut() else {
         return Ok(());
     };
+    let start = now_ns();
+    let res = trap_tail(dev, log, queue, offset, buf, len);
+    data.stats.trap(now_ns().saturating_sub(start));
+    res
+}
+
+/// A write of `len` bytes at BAR0 `offset` touching the RX tail of `queue`, while logging:
+/// walks the descriptors it posts and marks their buffers (or everything, when the new tail
+/// cannot be known).
+fn trap_tail(
+    dev: &Device<MigDevice>,
+    log: &mut Logging,
+    queue: u8,
+    offset: u64,
+    buf: UserPtr,
+    len: usize,
+) -> Result {
+    let data = dev.data();
     if len != 4 || offset & 3 != 0 {
         // A partial or wider write touching a tail: unusual enough not to decode; the new
         // tail is unknown, so everything logged counts as dirty.
@@ -435,7 +449,7 @@ pub(crate) fn bar0_write(dev: &Device<MigDevice>, offset: u64, buf: UserPtr, len
         return Ok(());
     };
     match rx_ring(&bar, &data.model, queue) {
-        Ok(Some((ring, head, tail))) => {
+        Ok(Rx::Ring(ring, head, tail)) => {
             // The tail the device has differs from the last one trapped, or the ring was
             // reprogrammed since: a reset (FLR or the VF's own CTRL.RST) or a reprogram
             // without a trapped tail write. Everything from the head on is new then.
@@ -444,15 +458,26 @@ pub(crate) fn bar0_write(dev: &Device<MigDevice>, offset: u64, buf: UserPtr, len
             } else {
                 from
             };
-            let mut stats = (0, 0, 0);
-            if !walk_all(dev, &ring, from, new_tail, &mut stats, &mut log.set) {
+            let mut tally = WalkTally::default();
+            let outside = log.set.stats().outside;
+            if !walk_all(dev, &ring, from, new_tail, &mut tally, &mut log.set) {
                 log.set.mark_all();
             }
-            log.walked += stats.0;
-            log.skipped += stats.1;
-            log.truncated += stats.2;
+            // Buffers entirely outside the logged ranges (ignored by the set): garbage
+            // addresses as far as this device's migration goes.
+            tally.skipped = tally
+                .skipped
+                .saturating_add(log.set.stats().outside.saturating_sub(outside));
+            log.walked(dev, &tally);
         }
-        Ok(None) => {}
+        Ok(Rx::Refused) => log.walked(
+            dev,
+            &WalkTally {
+                refused: 1,
+                ..WalkTally::default()
+            },
+        ),
+        Ok(Rx::Off) => {}
         Err(_) => log.set.mark_all(),
     }
     if bar.failed() {

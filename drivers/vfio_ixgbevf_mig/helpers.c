@@ -4,6 +4,7 @@
  * cannot turn into callable symbols.
  */
 #include <linux/anon_inodes.h>
+#include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/err.h>
 #include <linux/fs.h>
@@ -12,6 +13,8 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/seq_file.h>
+#include <linux/timekeeping.h>
 #include <linux/vfio.h>
 #include "helpers.h"
 
@@ -187,6 +190,58 @@ int mig_read_iova_page(struct pci_dev *pdev, u64 iova, void *buf, size_t len)
 		return -EFAULT;
 	memcpy_from_page(buf, pfn_to_page(PHYS_PFN(phys)), offset_in_page(phys), len);
 	return 0;
+}
+
+u64 mig_ktime_get_ns(void)
+{
+	return ktime_get_ns();
+}
+
+/*
+ * Statistics in debugfs: <debugfs>/vfio_ixgbevf_mig/<pci name>/stats, one "name value" line
+ * per counter, written by Rust (vfio.rs) from the device's `Stats`. Creation errors are
+ * ignored, as debugfs users do: debugfs_create_*() take an ERR_PTR parent and return one.
+ *
+ * debugfs_create_file() with real file_operations wraps them in debugfs's full proxy, which
+ * holds debugfs_file_get() around every open and read; debugfs_remove() marks the dentry
+ * dead and waits for those to finish, after which reads of still-open files fail with EIO.
+ * So once mig_debugfs_remove() returns, `show` no longer runs with the device's `stats`
+ * pointer, and the device may be freed. `.owner = THIS_MODULE` (DEFINE_SHOW_ATTRIBUTE)
+ * keeps the module loaded while a stats file is open.
+ */
+int rust_mig_stats_show(struct seq_file *m, void *stats);
+
+static int mig_stats_show(struct seq_file *m, void *v)
+{
+	return rust_mig_stats_show(m, m->private);
+}
+DEFINE_SHOW_ATTRIBUTE(mig_stats);
+
+/* Set at module init before the driver registers, removed after it unregistered. */
+static struct dentry *mig_debugfs_root;
+
+void mig_debugfs_init(void)
+{
+	mig_debugfs_root = debugfs_create_dir(KBUILD_MODNAME, NULL);
+}
+
+void mig_debugfs_exit(void)
+{
+	debugfs_remove(mig_debugfs_root);
+	mig_debugfs_root = NULL;
+}
+
+void mig_debugfs_add(struct pci_dev *pdev, void *stats)
+{
+	struct dentry *dir = debugfs_create_dir(pci_name(pdev), mig_debugfs_root);
+
+	debugfs_create_file("stats", 0444, dir, stats, &mig_stats_fops);
+}
+
+void mig_debugfs_remove(struct pci_dev *pdev)
+{
+	if (!IS_ERR_OR_NULL(mig_debugfs_root))
+		debugfs_lookup_and_remove(pci_name(pdev), mig_debugfs_root);
 }
 
 /* iova_bitmap_set() lives in the IOMMUFD symbol namespace. */

@@ -38,5 +38,11 @@ int mig_msix_bar(struct vfio_pci_core_device *vdev);
 unsigned long mig_vma_pgoff(struct vm_area_struct *vma);
 unsigned long mig_vma_len(struct vm_area_struct *vma);
 int mig_read_iova_page(struct pci_dev *pdev, u64 iova, void *buf, size_t len);
+u64 mig_ktime_get_ns(void);
+
+void mig_debugfs_init(void);
+void mig_debugfs_exit(void);
+void mig_debugfs_add(struct pci_dev *pdev, void *stats);
+void mig_debugfs_remove(struct pci_dev *pdev);
 
 #endif

@@ -12,7 +12,7 @@
 //! Layout: `vfio` is the only FFI layer (all `unsafe`), `pure` the `core`-only logic that the
 //! host test crate also builds.
 
-use kernel::{c_str, prelude::*, uaccess::UserPtr};
+use kernel::{c_str, prelude::*, sync::Arc, uaccess::UserPtr};
 
 mod dirty;
 mod mig;
@@ -26,6 +26,7 @@ use pure::access::{Access, Region};
 use pure::family::{VfModel, SUPPORTED, SUPPORTED_IDS};
 use pure::fsm::MigState;
 use pure::ranges::Span;
+use pure::stats::{Counter, Stats};
 use vfio::{Device, FileRef, IovaBitmap, PciDev, VariantDriver, Vma};
 
 module! {
@@ -70,6 +71,9 @@ struct MigDevice {
     /// Software DMA dirty tracking (RX tail trap, logging session).
     #[pin]
     dirty: dirty::Dirty,
+    /// What the driver did, for debugfs; shared with the migration files, which count
+    /// their bytes and may outlive the device.
+    stats: Arc<Stats>,
 }
 
 impl VariantDriver for MigDevice {
@@ -88,6 +92,7 @@ impl VariantDriver for MigDevice {
             vf_id: vf_id?,
             state <- state::State::new(),
             dirty <- dirty::Dirty::new(model, vfio::dirty_tracking_param()),
+            stats: Arc::new(Stats::new(), GFP_KERNEL)?,
         }? Error)
     }
 
@@ -122,7 +127,7 @@ impl VariantDriver for MigDevice {
             "{}: VF {} closed, {} RX tail writes seen\n",
             dev.core().pci().name(),
             data.vf_id,
-            data.dirty.rx_tail_writes()
+            data.stats.get(Counter::TailWrites)
         );
         dev.core().close();
     }
@@ -156,6 +161,7 @@ impl VariantDriver for MigDevice {
 
     fn reset_done(dev: &Device<Self>) {
         dev.data().state.reset_done();
+        dev.data().stats.inc(Counter::ResetCount);
     }
 
     fn set_state(dev: &Device<Self>, new: MigState) -> Result<Option<FileRef>> {
@@ -172,6 +178,10 @@ impl VariantDriver for MigDevice {
 
     fn mmap(dev: &Device<Self>, vma: &Vma) -> Result {
         dirty::mmap(dev, vma)
+    }
+
+    fn stats(dev: &Device<Self>) -> &Stats {
+        &dev.data().stats
     }
 
     fn offers_dma_logging(dev: &Device<Self>) -> bool {

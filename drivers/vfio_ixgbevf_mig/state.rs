@@ -16,6 +16,7 @@
 //! lock. Same guarantees, no trylock (which 6.12's Rust `Mutex` lacks) and no unlock loop.
 
 use crate::pure::fsm::{MigState, Step};
+use crate::pure::stats::{Counter, Stats};
 use crate::vfio::{Device, FileRef};
 use crate::{sys, MigDevice};
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -185,6 +186,7 @@ pub(crate) fn set_state(dev: &Device<MigDevice>, new: MigState) -> Result<Option
             }
         }
         inner.state = next;
+        data.stats.inc(Counter::StateTransitions);
     }
     Ok(file)
 }
@@ -215,43 +217,57 @@ fn step(
         }
         Step::StartPreCopy => {
             let (buf, n) = crate::mig::initial(dev)?;
-            let file = MigFile::new_save(&data.state.epoch, inner.epoch, buf, n, true)?;
+            let file = MigFile::new_save(data, inner.epoch, buf, n, true)?;
             open_file(&mut inner.saving, file, false).map(Some)
         }
         Step::StopCopy { append } => {
             let quiesced = inner.quiesced.unwrap_or_default();
-            if append {
+            let file = if append {
                 let (file, _) = inner.saving.as_ref().ok_or(EINVAL)?;
                 let mut d = file.data.lock();
                 let used = d.produced;
                 d.produced = crate::mig::stop_copy(dev, quiesced, &mut d.buf, used)?;
                 d.precopy = false;
-                Ok(None)
+                None
             } else {
                 let (mut buf, n) = crate::mig::initial(dev)?;
                 let len = crate::mig::stop_copy(dev, quiesced, &mut buf, n)?;
-                let file = MigFile::new_save(&data.state.epoch, inner.epoch, buf, len, false)?;
-                open_file(&mut inner.saving, file, false).map(Some)
-            }
+                let file = MigFile::new_save(data, inner.epoch, buf, len, false)?;
+                Some(open_file(&mut inner.saving, file, false)?)
+            };
+            data.stats.inc(Counter::SaveCount);
+            Ok(file)
         }
         Step::EndSave => {
             inner.disable_files();
             Ok(None)
         }
         Step::StartResume => {
-            let file = MigFile::new(FileKind::Resume, &data.state.epoch, inner.epoch)?;
+            let file = MigFile::new(FileKind::Resume, data, inner.epoch)?;
             file.data.lock().model = Some(data.model);
             open_file(&mut inner.resuming, file, true).map(Some)
         }
         Step::FinishResume => {
             let (file, _) = inner.resuming.take().ok_or(EINVAL)?;
-            let stream = {
+            let (stream, counted) = {
                 let mut d = file.data.lock();
                 d.disabled = true;
-                core::mem::take(&mut d.buf)
+                (core::mem::take(&mut d.buf), d.refused.is_some())
             };
-            inner.quiesced = Some(crate::mig::load(dev, &stream)?);
-            Ok(None)
+            match crate::mig::load(dev, &stream) {
+                Ok(enables) => {
+                    inner.quiesced = Some(enables);
+                    data.stats.inc(Counter::ResumeCount);
+                    Ok(None)
+                }
+                Err(e) => {
+                    // A stream refused at its header was counted by `write` already.
+                    if !counted {
+                        data.stats.inc(Counter::ResumeRefused);
+                    }
+                    Err(e)
+                }
+            }
         }
     }
 }
@@ -309,18 +325,21 @@ pub(crate) struct MigFile {
     /// The device's reset epoch, and the epoch this file was made in.
     epoch: Arc<Epoch>,
     born: u64,
+    /// The device's statistics (bytes moved, refused streams).
+    stats: Arc<Stats>,
     /// Serialises file operations; taken after the state mutex, never before.
     #[pin]
     data: Mutex<FileData>,
 }
 
 impl MigFile {
-    fn new(kind: FileKind, epoch: &Arc<Epoch>, born: u64) -> Result<Arc<MigFile>> {
+    fn new(kind: FileKind, dev: &MigDevice, born: u64) -> Result<Arc<MigFile>> {
         Arc::pin_init(
             pin_init!(MigFile {
                 kind,
-                epoch: epoch.clone(),
+                epoch: dev.state.epoch.clone(),
                 born,
+                stats: dev.stats.clone(),
                 data <- new_mutex!(
                     FileData {
                         disabled: false,
@@ -342,13 +361,13 @@ impl MigFile {
 
     /// A saving file holding `buf[..produced]`; `precopy` while more data is to come.
     fn new_save(
-        epoch: &Arc<Epoch>,
+        dev: &MigDevice,
         born: u64,
         buf: KVec<u8>,
         produced: usize,
         precopy: bool,
     ) -> Result<Arc<MigFile>> {
-        let file = MigFile::new(FileKind::Save, epoch, born)?;
+        let file = MigFile::new(FileKind::Save, dev, born)?;
         {
             let mut d = file.data.lock();
             d.buf = buf;
@@ -394,6 +413,7 @@ impl MigFile {
         let n = avail.min(out.len());
         out.write_slice(d.buf.get(start..start + n).ok_or(EINVAL)?)?;
         d.read_pos = start + n;
+        self.stats.add(Counter::SaveBytes, n as u64);
         // CAST: n <= MAX_STREAM-sized buffers, far below isize::MAX.
         Ok(n as isize)
     }
@@ -425,10 +445,13 @@ impl MigFile {
                     Err(e) => d.refused = Some(e),
                 }
                 if let Some(e) = d.refused {
+                    // The first refusal of this stream: later writes return early above.
+                    self.stats.inc(Counter::ResumeRefused);
                     return Err(e);
                 }
             }
         }
+        self.stats.add(Counter::ResumeBytes, len as u64);
         // CAST: len <= MAX_STREAM.
         Ok(len as isize)
     }

@@ -10,6 +10,7 @@
 #include <linux/iova_bitmap.h>
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/seq_file.h>
 #include <linux/vfio.h>
 #include <linux/vfio_pci_core.h>
 #include "helpers.h"

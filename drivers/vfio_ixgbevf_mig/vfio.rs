@@ -15,11 +15,13 @@ use crate::pure::{
     ranges::Span,
     regs::RegOffset,
     ring::{GuestMem, Unmapped},
+    stats::Stats,
 };
 use crate::state::MigFile;
 use crate::sys;
 use core::{
     cell::Cell,
+    fmt,
     mem::{align_of, size_of},
     pin::Pin,
     ptr::{self, addr_of_mut},
@@ -450,6 +452,12 @@ pub(crate) fn dirty_tracking_param() -> bool {
     unsafe { sys::mig_param_dirty_tracking() }
 }
 
+/// The monotonic clock in nanoseconds (`ktime_get_ns`).
+pub(crate) fn now_ns() -> u64 {
+    // SAFETY: reads the clock; callable in any context.
+    unsafe { sys::mig_ktime_get_ns() }
+}
+
 /// Sleeps for about `us` microseconds (may sleep up to twice as long).
 pub(crate) fn usleep(us: usize) {
     // SAFETY: plain sleep; the callers run in process context without spinlocks held.
@@ -616,6 +624,42 @@ pub(crate) unsafe extern "C" fn rust_mig_file_release(
     0
 }
 
+/// The `seq_file` of one `show` call, as a text sink.
+struct SeqWriter(*mut sys::seq_file);
+
+impl fmt::Write for SeqWriter {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        // SAFETY: `self.0` is the seq_file of the running `show` call (where values are
+        // made); `s` is valid for `s.len()` bytes, which `seq_write` copies.
+        let ret = unsafe { sys::seq_write(self.0, s.as_ptr().cast(), s.len()) };
+        // Nonzero: the buffer is full; seq_file calls `show` again with a larger one.
+        if ret == 0 {
+            Ok(())
+        } else {
+            Err(fmt::Error)
+        }
+    }
+}
+
+/// `show` of a device's debugfs `stats` file (helpers.c): one `name value` line per counter.
+///
+/// # Safety
+///
+/// Called by seq_file, inside debugfs's proxy protection of the file, with `m` the
+/// seq_file being filled and `stats` the pointer [`Adapter::probe`] gave `mig_debugfs_add`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rust_mig_stats_show(
+    m: *mut sys::seq_file,
+    stats: *mut c_void,
+) -> c_int {
+    // SAFETY: `stats` points to the device's `Stats`, alive until `remove` has deleted the
+    // file; debugfs removal waits for running `show` calls and refuses later ones.
+    let stats = unsafe { &*stats.cast_const().cast::<Stats>() };
+    // An error only means the buffer is full: seq_file retries with a larger one.
+    let _ = stats.write_text(&mut SeqWriter(m));
+    0
+}
+
 /// The per-device allocation: the core's device first, as `vfio_alloc_device()` requires,
 /// then the driver's own state.
 #[repr(C)]
@@ -690,6 +734,9 @@ pub(crate) trait VariantDriver: Sized + Send + Sync {
 
     /// `mmap` of the device fd.
     fn mmap(dev: &Device<Self>, vma: &Vma) -> Result;
+
+    /// The device's statistics, shown in debugfs while the device is bound.
+    fn stats(dev: &Device<Self>) -> &Stats;
 
     /// Whether to offer DMA logging (decided once, at init).
     fn offers_dma_logging(dev: &Device<Self>) -> bool;
@@ -1051,6 +1098,13 @@ impl<T: VariantDriver> Adapter<T> {
                 unsafe { sys::mig_vfio_put_device(vdev) };
                 return Err(Error::from_errno(ret));
             }
+            // SAFETY: `init` succeeded, so `data` is initialised; our reference keeps the
+            // device allocated until `remove`.
+            let stats: *const Stats = T::stats(unsafe { Device::<T>::from_vdev(vdev) });
+            // SAFETY: `pdev` is valid. `remove` deletes the directory (waiting for running
+            // readers) before it drops our reference, so `stats` outlives the file. Errors
+            // are ignored: statistics are not worth failing the bind.
+            unsafe { sys::mig_debugfs_add(pdev, stats.cast_mut().cast()) };
             Ok(0)
         })
     }
@@ -1064,10 +1118,13 @@ impl<T: VariantDriver> Adapter<T> {
     unsafe extern "C" fn remove(pdev: *mut sys::pci_dev) {
         // SAFETY: `probe` succeeded for a bound device, so drvdata is our core device.
         let core = unsafe { sys::mig_pci_get_drvdata(pdev) }.cast::<sys::vfio_pci_core_device>();
-        // SAFETY: unregistering waits for users to close the device; then our reference is
-        // dropped, which frees it once the core drops its own.
+        // SAFETY: unregistering waits for users to close the device; the debugfs directory
+        // goes next (debugfs waits for its running readers), so no stats reader can reach
+        // the device any more; then our reference is dropped, which frees it once the core
+        // drops its own.
         unsafe {
             sys::vfio_pci_core_unregister_device(core);
+            sys::mig_debugfs_remove(pdev);
             sys::mig_vfio_put_device(addr_of_mut!((*core).vdev));
         }
     }
@@ -1128,7 +1185,9 @@ impl<const N: usize> IdTable<N> {
     }
 }
 
-/// A registered PCI driver; unregisters on drop.
+/// A registered PCI driver and the module's debugfs directory; unregisters (which unbinds
+/// every device) and then removes the directory on drop. One per module: the directory
+/// lives in a C static (helpers.c).
 pub(crate) struct Registration {
     drv: Pin<KBox<Opaque<sys::pci_driver>>>,
 }
@@ -1146,6 +1205,9 @@ impl Registration {
         module: &'static ThisModule,
     ) -> Result<Self> {
         let drv = KBox::pin(Opaque::<sys::pci_driver>::uninit(), GFP_KERNEL)?;
+        // SAFETY: module init, before any device can bind: the directory exists before
+        // `probe` adds to it. Errors are ignored (no statistics then).
+        unsafe { sys::mig_debugfs_init() };
         // SAFETY: writing a fully initialised value into our own, not yet shared allocation.
         unsafe {
             drv.get().write(sys::pci_driver {
@@ -1161,16 +1223,25 @@ impl Registration {
         };
         // SAFETY: `drv` is initialised and pinned for as long as it stays registered (until
         // `drop`); `module` and the name are 'static.
-        to_result(unsafe {
+        let ret = unsafe {
             sys::__pci_register_driver(drv.get(), module.as_ptr().cast(), T::NAME.as_char_ptr())
-        })?;
+        };
+        if ret != 0 {
+            // SAFETY: no device is bound (registration failed), so nothing is below it.
+            unsafe { sys::mig_debugfs_exit() };
+            return Err(Error::from_errno(ret));
+        }
         Ok(Registration { drv })
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        // SAFETY: registered in `new`; unregistering unbinds every device first.
-        unsafe { sys::pci_unregister_driver(self.drv.get()) }
+        // SAFETY: registered in `new`; unregistering unbinds every device first, and each
+        // `remove` deletes its debugfs directory, so the module's goes last.
+        unsafe {
+            sys::pci_unregister_driver(self.drv.get());
+            sys::mig_debugfs_exit();
+        }
     }
 }

@@ -8,7 +8,8 @@
 //! `cargo test` and `cargo clippy` catch what the kernel build would.
 //!
 //! The `testing` feature builds the crate with `std` and exposes the fake BAR
-//! (`pure::io::fake`) to the fuzz targets in `fuzz/`.
+//! (`pure::io::fake`) and the fuzz target bodies to the fuzz targets in `fuzz/`, and the
+//! generator of their seed corpus (`fuzz_seeds`) to the `fuzz_seeds` example.
 
 #![cfg_attr(not(any(test, feature = "testing")), no_std)]
 #![forbid(unsafe_code)]
@@ -39,3 +40,6 @@
 
 #[path = "../../drivers/vfio_ixgbevf_mig/pure/mod.rs"]
 pub mod pure;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod fuzz_seeds;

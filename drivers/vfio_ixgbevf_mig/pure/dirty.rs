@@ -287,12 +287,15 @@ impl<S: DerefMut<Target = [Extent]>> DirtySet<S> {
             .fold(0u64, |acc, e| acc.saturating_add(e.end - e.start))
     }
 
-    /// Hands every dirty run inside `[iova, iova + length)` to `sink(run_iova, npages)` in
-    /// ascending order, then makes exactly those pages clean. Returns the number of pages
-    /// reported.
+    /// Hands every dirty run of pages overlapping `[iova, iova + length)` to
+    /// `sink(run_iova, npages)` in ascending order (runs are whole pages; see [`clip`] for
+    /// the bytes of a run inside the window), then makes exactly those pages clean. Returns
+    /// the number of pages reported.
     ///
-    /// The window must be non-empty, page aligned and inside one logged range; otherwise
-    /// nothing changes and the error maps to `EINVAL`.
+    /// The window need not be page aligned: QEMU asks for the exact size of each memory
+    /// section, and a device's MSI-X BAR area can end mid-page (0x3fd0 bytes seen). The pages
+    /// it touches must be inside one logged range and the window non-empty; otherwise nothing
+    /// changes and the error maps to `EINVAL`.
     pub fn report_and_clear<F>(
         &mut self,
         iova: u64,
@@ -302,6 +305,15 @@ impl<S: DerefMut<Target = [Extent]>> DirtySet<S> {
     where
         F: FnMut(u64, u64),
     {
+        let mask = self.page_size() - 1;
+        let end = iova.checked_add(length).ok_or(DirtyError::Overflow)?;
+        let iova = iova & !mask;
+        let length = end
+            .checked_add(mask)
+            .ok_or(DirtyError::Overflow)?
+            .checked_sub(iova)
+            .ok_or(DirtyError::Overflow)?
+            & !mask;
         self.ranges().containing(iova, length)?;
         self.flush();
         if self.n >= self.cap {
@@ -361,6 +373,16 @@ impl<S: DerefMut<Target = [Extent]>> DirtySet<S> {
         self.stats.reported_pages = self.stats.reported_pages.saturating_add(pages);
         Ok(pages)
     }
+}
+
+/// The bytes of a reported run (`run_iova`, `npages` pages of `1 << shift` bytes) inside the
+/// report window `[iova, iova + length)`, as `(start, len)`: what the caller's bitmap gets,
+/// so that an unaligned window never sets bits outside itself.
+pub fn clip(run_iova: u64, npages: u64, shift: u32, iova: u64, length: u64) -> (u64, u64) {
+    let run_end = run_iova.saturating_add(npages.checked_shl(shift).unwrap_or(u64::MAX));
+    let start = run_iova.max(iova);
+    let end = run_end.min(iova.saturating_add(length));
+    (start, end.saturating_sub(start))
 }
 
 impl<S: DerefMut<Target = [Extent]>> DirtySink for DirtySet<S> {
@@ -529,12 +551,27 @@ mod tests {
         let mut called = false;
         let e = s.report_and_clear(0xFF_F000, 0x2000, |_, _| called = true);
         assert_eq!(e, Err(DirtyError::NotInRange));
-        assert_eq!(
-            s.report_and_clear(0x2000, 0x800, |_, _| called = true),
-            Err(DirtyError::Unaligned)
-        );
         assert!(!called);
-        assert_eq!(report(&mut s, 0, 0x100_0000), [(0x2000, 1)]);
+        // An unaligned window reports the pages it touches (QEMU's MSI-X area case).
+        assert_eq!(report(&mut s, 0x2000, 0x800), [(0x2000, 1)]);
+        s.mark(0x3000, 0x2000);
+        assert_eq!(report(&mut s, 0x3800, 0x10), [(0x3000, 1)]);
+        assert_eq!(report(&mut s, 0, 0x100_0000), [(0x4000, 1)]);
+        assert_eq!(
+            s.report_and_clear(!0xFFF, 0x1001, |_, _| ()),
+            Err(DirtyError::Overflow)
+        );
+    }
+
+    #[test]
+    fn clip_keeps_a_run_inside_the_window() {
+        assert_eq!(clip(0x1000, 4, 12, 0x1000, 0x3fd0), (0x1000, 0x3fd0));
+        assert_eq!(clip(0x1000, 1, 12, 0x1800, 0x100), (0x1800, 0x100));
+        assert_eq!(clip(0x1000, 2, 12, 0, 0x10_0000), (0x1000, 0x2000));
+        assert_eq!(
+            clip(u64::MAX & !0xFFF, 1, 12, 0, u64::MAX),
+            (u64::MAX & !0xFFF, 0xFFF)
+        );
     }
 
     #[test]

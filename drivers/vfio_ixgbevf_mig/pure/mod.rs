@@ -27,6 +27,7 @@
 //!   write); [`areas`]: the DMA areas fixed by queue registers (rings, TX head
 //!   write-back); [`ranges`]: the logging ranges of `DMA_LOGGING_START`; [`dirty`]: the
 //!   sparse dirty page set behind them.
+//! - [`stats`]: the per-device counters shown in debugfs, and their text form.
 //! - `dirty_testing` (host tests and fuzzing only): fake guest memory, models and the
 //!   `ring_walk` / `dirty_set` fuzz target bodies.
 //! - `testing` (host tests and fuzzing only): sample device states and the fuzz target body.
@@ -55,6 +56,7 @@ pub mod region;
 pub mod regs;
 pub mod ring;
 pub mod snapshot;
+pub mod stats;
 pub mod stream;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

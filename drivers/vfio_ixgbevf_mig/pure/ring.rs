@@ -226,6 +226,54 @@ impl Walk {
     pub fn truncated(&self) -> bool {
         self.resume.is_some()
     }
+
+    /// Descriptors and buffers skipped as garbage: descriptors on unmapped pages, null
+    /// buffer addresses, buffers wrapping the address space.
+    pub fn skipped(&self) -> u32 {
+        self.unmapped
+            .saturating_add(self.null_addrs)
+            .saturating_add(self.clipped_addrs)
+    }
+}
+
+/// Sums of [`Walk`]s, for a logging session's debug line and the device's statistics
+/// (`super::stats`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WalkTally {
+    /// Descriptors examined ([`Walk::walked`]).
+    pub walked: u64,
+    /// Descriptors and buffers skipped as garbage ([`Walk::skipped`]), plus whatever the
+    /// shell adds (buffers outside every logged range).
+    pub skipped: u64,
+    /// Walks cut at [`MAX_WALK_DESCS`] and resumed.
+    pub truncated: u64,
+    /// Walks refused: ring registers or indices the walker rejects ([`RingError`]), or a
+    /// walk that made no progress. The shell then cannot tell what the device may write.
+    pub refused: u64,
+}
+
+impl WalkTally {
+    /// Adds one [`RxRing::walk`] call.
+    pub fn add(&mut self, w: &Walk) {
+        self.walked = self.walked.saturating_add(u64::from(w.walked));
+        self.skipped = self.skipped.saturating_add(u64::from(w.skipped()));
+        if w.truncated() {
+            self.truncated = self.truncated.saturating_add(1);
+        }
+    }
+
+    /// Counts a refused walk.
+    pub fn refuse(&mut self) {
+        self.refused = self.refused.saturating_add(1);
+    }
+
+    /// Adds another tally.
+    pub fn merge(&mut self, other: &WalkTally) {
+        self.walked = self.walked.saturating_add(other.walked);
+        self.skipped = self.skipped.saturating_add(other.skipped);
+        self.truncated = self.truncated.saturating_add(other.truncated);
+        self.refused = self.refused.saturating_add(other.refused);
+    }
 }
 
 /// A validated RX ring configuration: base, length and buffer layout.
@@ -370,6 +418,42 @@ impl RxRing {
             w.resume = Some(i);
         }
         Ok(w)
+    }
+
+    /// [`RxRing::walk`] over all of `from..to`, resuming after every [`MAX_WALK_DESCS`] cut,
+    /// with every call added to `tally`. Returns `false` when the walk was refused (a
+    /// [`RingError`], or a resume that made no progress, counted in [`WalkTally::refused`]):
+    /// what the device may write is unknown then, and the caller must mark everything.
+    ///
+    /// Bounded: a ring holds at most [`MAX_RING_DESCS`] descriptors, so the walk ends
+    /// after at most `MAX_RING_DESCS / MAX_WALK_DESCS + 1` calls.
+    pub fn walk_all<M, K>(
+        &self,
+        mut from: u32,
+        to: u32,
+        mem: &mut M,
+        sink: &mut K,
+        tally: &mut WalkTally,
+    ) -> bool
+    where
+        M: GuestMem + ?Sized,
+        K: DirtySink + ?Sized,
+    {
+        for _ in 0..=MAX_RING_DESCS / MAX_WALK_DESCS {
+            match self.walk(from, to, mem, sink) {
+                Ok(w) => {
+                    tally.add(&w);
+                    match w.resume {
+                        Some(next) if next != from => from = next,
+                        Some(_) => break,
+                        None => return true,
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        tally.refuse();
+        false
     }
 
     fn mark_descriptor<K: DirtySink + ?Sized>(&self, desc: &[u8], sink: &mut K, w: &mut Walk) {
@@ -627,6 +711,45 @@ mod tests {
     }
 
     #[test]
+    fn walk_all_resumes_and_tallies() {
+        let mut mem = FakeMem::new();
+        let count = MAX_RING_DESCS - 8;
+        let base = 0x100_0000;
+        ring(&mut mem, base, count);
+        mem.unmap(base + 0x2000);
+        let r = RxRing::new(Family::Igb, base, count * 16, srrctl(ONEBUF | 2)).unwrap();
+        let mut t = WalkTally::default();
+        let mut marks = 0u64;
+        // Two full cuts and a rest: 20000 descriptors from 100.
+        assert!(r.walk_all(100, 20_100, &mut mem, &mut |_, _| marks += 1, &mut t));
+        assert_eq!(
+            t,
+            WalkTally {
+                walked: 20_000,
+                skipped: 256,
+                truncated: 2,
+                refused: 0
+            }
+        );
+        assert_eq!(marks, 20_000 - 256);
+        // Wrapping past the end, nothing posted, and indices outside the ring.
+        let mut t2 = WalkTally::default();
+        assert!(r.walk_all(count - 10, 10, &mut mem, &mut |_, _| {}, &mut t2));
+        assert_eq!((t2.walked, t2.truncated), (20, 0));
+        assert!(r.walk_all(7, 7, &mut mem, &mut |_, _| {}, &mut t2));
+        assert!(!r.walk_all(7, count, &mut mem, &mut |_, _| {}, &mut t2));
+        assert_eq!(t2.refused, 1);
+        t.merge(&t2);
+        assert_eq!((t.walked, t.truncated, t.refused), (20_020, 2, 1));
+        // The longest walk there is (a full ring but one) fits the call bound.
+        let mut t3 = WalkTally::default();
+        assert!(r.walk_all(5, 4, &mut mem, &mut |_, _| {}, &mut t3));
+        assert_eq!((t3.walked, t3.truncated), (u64::from(count) - 1, 7));
+        t3.refuse();
+        assert_eq!(t3.refused, 1);
+    }
+
+    #[test]
     fn null_and_wrapping_addresses() {
         let mut mem = FakeMem::new();
         mem.write_u64(0x1000, 0);
@@ -637,6 +760,7 @@ mod tests {
         let r = RxRing::new(Family::Ixgbe, 0x1000, 128, s).unwrap();
         let (w, marks) = walk(&r, &mut mem, 0, 2);
         assert_eq!((w.null_addrs, w.clipped_addrs, w.buffers), (2, 1, 2));
+        assert_eq!(w.skipped(), 3);
         assert_eq!(marks, [(u64::MAX - 0x101, 0x102), (0x3000, 129)]);
         assert!(covered(&marks, 0x3000, 128) && covered(&marks, 0x3001, 128));
     }

@@ -1,0 +1,46 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# /init of the nested guest in the end-to-end migration test (selftests/e2e.sh). The guest
+# drives its passed-through VF(s) with the stock igbvf driver, numbers them eth0, eth1, ...
+# with addresses 10.0.<2+n>.2/24, and then serves forever, unattended (it is migrated
+# under its feet): it receives a file over TCP on port 5001 (DMA into guest memory, also
+# while pre-copy runs), prints its checksum on the console and sends it back to
+# 10.0.2.1:5003 (DMA out of guest memory). Console lines start with GUEST: for the test.
+PATH=/bin:/sbin:/usr/bin:/usr/sbin
+export PATH
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t tmpfs tmpfs /tmp
+echo "GUEST:BOOT uptime=$(cut -d' ' -f1 /proc/uptime)"
+# Several VFs on one L2: answer ARP only on the interface that owns the address.
+echo 1 > /proc/sys/net/ipv4/conf/all/arp_ignore
+echo 2 > /proc/sys/net/ipv4/conf/all/arp_announce
+ip link set lo up
+n=0 ifs=
+for d in /sys/class/net/eth*; do
+	[ -e "$d" ] || continue
+	i=${d##*/}
+	ip addr add "10.0.$((2 + n)).2/24" dev "$i"
+	ip link set "$i" up
+	ifs="$ifs $i=$(cat "$d/address")"
+	n=$((n + 1))
+done
+echo "GUEST:READY vfs=$n$ifs uptime=$(cut -d' ' -f1 /proc/uptime)"
+[ $n -gt 0 ] || exec sleep 100000
+r=0
+while :; do
+	if /bin/e2e_tool recv 5001 /tmp/rx.bin >/dev/null; then
+		echo "GUEST:RX n=$r bytes=$(wc -c < /tmp/rx.bin) md5=$(md5sum < /tmp/rx.bin | cut -d' ' -f1)"
+		if /bin/e2e_tool send 10.0.2.1 5003 /tmp/rx.bin >/dev/null; then
+			echo "GUEST:TX n=$r"
+		else
+			echo "GUEST:TXFAIL n=$r"
+		fi
+	else
+		echo "GUEST:RXFAIL n=$r"
+		sleep 1
+	fi
+	r=$((r + 1))
+done

@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Small static multi-tool for the end-to-end migration test (selftests/e2e.sh), used both in
+ * the test VM and inside the nested guest, where only busybox exists (busybox nc drops data
+ * when its stdin ends, and nothing there can pace a transfer or talk to QEMU's monitor).
+ *
+ *   e2e_tool send HOST PORT FILE [KBPS]   send FILE over TCP, paced at KBPS KiB/s (0: no pacing)
+ *   e2e_tool recv PORT FILE [SECS]        accept one TCP connection, write what arrives to FILE
+ *   e2e_tool mon SOCKET CMD...            run one HMP command on QEMU's unix-socket monitor
+ *   e2e_tool relay PORT DSTPORT [corrupt] forward one TCP connection from PORT to 127.0.0.1:DSTPORT
+ *                                         and back; "corrupt" rewrites the version field after
+ *                                         every vfio_ixgbevf_mig stream magic it forwards
+ *
+ * Exit status 0 on success, 1 on failure (with a message on stderr).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+static int fail(const char *what)
+{
+	fprintf(stderr, "e2e_tool: %s: %s\n", what, strerror(errno));
+	return 1;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int tcp_listen(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int one = 1, s = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (s < 0)
+		return -1;
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(s, (struct sockaddr *)&a, sizeof(a)) || listen(s, 1)) {
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
+/* Connects, retrying for up to @secs: the other side may still be starting. */
+static int tcp_connect(const char *host, int port, int secs)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	double end = now() + secs;
+
+	if (inet_pton(AF_INET, host, &a.sin_addr) != 1) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (;;) {
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+
+		if (s < 0)
+			return -1;
+		if (!connect(s, (struct sockaddr *)&a, sizeof(a)))
+			return s;
+		close(s);
+		if (now() > end)
+			return -1;
+		usleep(200000);
+	}
+}
+
+static int cmd_send(int argc, char **argv)
+{
+	char buf[4096];
+	double t0, rate;
+	size_t total = 0;
+	FILE *f;
+	int s;
+
+	if (argc < 3)
+		return 2;
+	rate = argc > 3 ? atof(argv[3]) * 1024 : 0;
+	f = fopen(argv[2], "rb");
+	if (!f)
+		return fail(argv[2]);
+	s = tcp_connect(argv[0], atoi(argv[1]), 60);
+	if (s < 0)
+		return fail("connect");
+	t0 = now();
+	for (;;) {
+		size_t n = fread(buf, 1, sizeof(buf), f);
+
+		if (!n)
+			break;
+		if (write_all(s, buf, n))
+			return fail("send");
+		total += n;
+		/* Pace: never ahead of rate * elapsed. */
+		while (rate > 0 && total > rate * (now() - t0))
+			usleep(10000);
+	}
+	/* A FIN after the last byte, then wait for the peer's close: everything was read. */
+	shutdown(s, SHUT_WR);
+	while (read(s, buf, sizeof(buf)) > 0)
+		;
+	close(s);
+	fclose(f);
+	printf("sent %zu bytes in %.2f s\n", total, now() - t0);
+	return 0;
+}
+
+static int cmd_recv(int argc, char **argv)
+{
+	char buf[16384];
+	size_t total = 0;
+	int l, s, out;
+	ssize_t n;
+
+	if (argc < 2)
+		return 2;
+	if (argc > 2)
+		alarm(atoi(argv[2]));
+	l = tcp_listen(atoi(argv[0]));
+	if (l < 0)
+		return fail("listen");
+	s = accept(l, NULL, NULL);
+	if (s < 0)
+		return fail("accept");
+	close(l);
+	out = creat(argv[1], 0644);
+	if (out < 0)
+		return fail(argv[1]);
+	while ((n = read(s, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return fail("recv");
+		if (write_all(out, buf, n))
+			return fail("write");
+		total += n;
+	}
+	close(s);
+	if (close(out))
+		return fail("close");
+	printf("received %zu bytes\n", total);
+	return 0;
+}
+
+/* Reads from the monitor until the "(qemu) " prompt; returns the length, -1 or -2 on EOF. */
+static int mon_read(int s, char *buf, size_t cap, double deadline)
+{
+	size_t len = 0;
+
+	for (;;) {
+		struct pollfd p = { .fd = s, .events = POLLIN };
+		ssize_t n;
+
+		buf[len] = 0;
+		if (strstr(buf, "(qemu) "))
+			return len;
+		if (len + 1 >= cap || now() > deadline)
+			return -1;
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		n = read(s, buf + len, cap - 1 - len);
+		if (n <= 0)
+			return n ? -1 : -2;
+		len += n;
+	}
+}
+
+/* Drops terminal escapes and carriage returns that HMP's line editor emits. */
+static void mon_clean(char *s)
+{
+	char *w = s;
+
+	while (*s) {
+		if (*s == 0x1b) {
+			s++;
+			if (*s == '[') {
+				s++;
+				while (*s && !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')))
+					s++;
+			}
+			if (*s)
+				s++;
+			continue;
+		}
+		if (*s != '\r')
+			*w++ = *s;
+		s++;
+	}
+	*w = 0;
+}
+
+static int cmd_mon(int argc, char **argv)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	static char buf[1 << 16];
+	char cmd[1024] = "";
+	double deadline = now() + 60;
+	char *out, *prompt;
+	int s, i;
+
+	if (argc < 2)
+		return 2;
+	for (i = 1; i < argc; i++) {
+		strncat(cmd, argv[i], sizeof(cmd) - strlen(cmd) - 2);
+		strcat(cmd, i + 1 < argc ? " " : "\n");
+	}
+	strncpy(a.sun_path, argv[0], sizeof(a.sun_path) - 1);
+	s = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)))
+		return fail(argv[0]);
+	if (mon_read(s, buf, sizeof(buf), deadline) < 0)
+		return fail("monitor banner");
+	if (write_all(s, cmd, strlen(cmd)))
+		return fail("monitor write");
+	/* The reply follows the echoed command line and ends at the next prompt. */
+	buf[0] = 0;
+	i = mon_read(s, buf, sizeof(buf), deadline);
+	/* "quit" answers by closing the socket. */
+	if (i == -2 && !strncmp(cmd, "quit", 4))
+		return 0;
+	if (i < 0) {
+		errno = ETIMEDOUT;
+		return fail("monitor reply");
+	}
+	mon_clean(buf);
+	out = strchr(buf, '\n');
+	out = out ? out + 1 : buf;
+	prompt = strstr(out, "(qemu) ");
+	if (prompt)
+		*prompt = 0;
+	fputs(out, stdout);
+	close(s);
+	return 0;
+}
+
+/*
+ * Streams the bytes through a matcher for the device stream magic; after a match, the two
+ * version bytes that follow are replaced (version 0x7f00 + 1: a stream from a future
+ * producer), wherever the read boundaries fall.
+ */
+struct corrupter {
+	int on, matched, pending, hits;
+};
+
+static void corrupt(struct corrupter *c, char *buf, size_t len)
+{
+	static const char magic[] = "IXVFMIG1";
+	size_t i;
+
+	for (i = 0; c->on && i < len; i++) {
+		if (c->pending) {
+			/* Little-endian u16: low byte stays, high byte becomes 0x7f. */
+			if (c->pending == 1)
+				buf[i] = 0x7f;
+			c->pending--;
+			continue;
+		}
+		if (buf[i] == magic[c->matched]) {
+			if (++c->matched == 8) {
+				c->matched = 0;
+				c->pending = 2;
+				c->hits++;
+			}
+		} else {
+			c->matched = buf[i] == magic[0];
+		}
+	}
+}
+
+static int cmd_relay(int argc, char **argv)
+{
+	struct corrupter c = { .on = argc > 2 && !strcmp(argv[2], "corrupt") };
+	size_t fwd = 0, back = 0;
+	int l, a, b, open_dirs = 3;
+	static char buf[65536];
+
+	if (argc < 2)
+		return 2;
+	l = tcp_listen(atoi(argv[0]));
+	if (l < 0)
+		return fail("listen");
+	a = accept(l, NULL, NULL);
+	if (a < 0)
+		return fail("accept");
+	b = tcp_connect("127.0.0.1", atoi(argv[1]), 10);
+	if (b < 0)
+		return fail("connect");
+	while (open_dirs) {
+		struct pollfd p[2] = { { .fd = (open_dirs & 1) ? a : -1, .events = POLLIN },
+				       { .fd = (open_dirs & 2) ? b : -1, .events = POLLIN } };
+		ssize_t n;
+		int i;
+
+		if (poll(p, 2, -1) < 0)
+			return fail("poll");
+		for (i = 0; i < 2; i++) {
+			int from = i ? b : a, to = i ? a : b;
+
+			if (!p[i].revents)
+				continue;
+			n = read(from, buf, sizeof(buf));
+			if (n <= 0) {
+				/* One side is done: pass the close on. */
+				shutdown(to, SHUT_WR);
+				open_dirs &= ~(1 << i);
+				continue;
+			}
+			if (!i)
+				corrupt(&c, buf, n);
+			if (write_all(to, buf, n)) {
+				open_dirs = 0;
+				break;
+			}
+			*(i ? &back : &fwd) += n;
+		}
+	}
+	printf("relayed %zu bytes forward, %zu back, %d stream header(s) rewritten\n", fwd, back,
+	       c.hits);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int rc = 2;
+
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc >= 2 && !strcmp(argv[1], "send"))
+		rc = cmd_send(argc - 2, argv + 2);
+	else if (argc >= 2 && !strcmp(argv[1], "recv"))
+		rc = cmd_recv(argc - 2, argv + 2);
+	else if (argc >= 2 && !strcmp(argv[1], "mon"))
+		rc = cmd_mon(argc - 2, argv + 2);
+	else if (argc >= 2 && !strcmp(argv[1], "relay"))
+		rc = cmd_relay(argc - 2, argv + 2);
+	if (rc == 2)
+		fprintf(stderr, "usage: e2e_tool send|recv|mon|relay ... (see the source's header)\n");
+	return rc;
+}
