@@ -51,7 +51,7 @@ e2e:
 demo-uapi:
 	bash scripts/vm-demo.sh
 
-# cargo-fuzz targets of the pure core, FUZZ_RUNS executions each.
+# cargo-fuzz targets of the pure core (defaults and FUZZ_RUNS/FUZZ_TIME: scripts/fuzz.sh).
 fuzz:
 	bash scripts/fuzz.sh
 

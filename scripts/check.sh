@@ -15,6 +15,19 @@ cargo test --manifest-path "$here/hostcore/Cargo.toml" 2>&1 | tee "$host_log" ||
 hp=$(awk '/^test result:/{for(i=1;i<=NF;i++){if($(i+1)~/^passed/)p+=$i; if($(i+1)~/^failed/)f+=$i}} END{print p+0, f+0}' "$host_log")
 rm -f "$host_log"
 
+echo "== host: fuzzing the pure core (FUZZ_TIME=${CHECK_FUZZ_TIME:-20} s per target; make fuzz runs longer)"
+fuzz_log=$(mktemp)
+FUZZ_TIME=${CHECK_FUZZ_TIME:-20} bash "$here/scripts/fuzz.sh" 2>&1 | tee "$fuzz_log"
+fuzz_rc=${PIPESTATUS[0]}
+nt=$(grep -c '^fuzz [a-z_]*:' "$fuzz_log" || true)
+if [ "$fuzz_rc" = 0 ] && [ "${nt:-0}" -gt 0 ]; then
+	hp="$(( ${hp% *} + nt )) ${hp#* }"
+else
+	fail=1
+	hp="${hp% *} $(( ${hp#* } + 1 ))"
+fi
+rm -f "$fuzz_log"
+
 echo "== vm: selftests against vfio_ixgbevf_mig and vfio-pci"
 vm_log=$(mktemp)
 bash "$here/rig/run-vm.sh" --kernel "$kdir" \

@@ -29,6 +29,13 @@ for d in /sys/class/net/eth*; do
 done
 echo "GUEST:READY vfs=$n$ifs uptime=$(cut -d' ' -f1 /proc/uptime)"
 [ $n -gt 0 ] || exec sleep 100000
+# Counters on the console now and then: the test prints them when traffic stalls.
+(while sleep 20; do
+	for d in /sys/class/net/eth*; do
+		s=$d/statistics
+		echo "GUEST:STATS ${d##*/} tx=$(cat $s/tx_packets) rx=$(cat $s/rx_packets) tx_err=$(cat $s/tx_errors) rx_err=$(cat $s/rx_errors) tx_drop=$(cat $s/tx_dropped)"
+	done
+done) &
 r=0
 while :; do
 	if /bin/e2e_tool recv 5001 /tmp/rx.bin >/dev/null; then

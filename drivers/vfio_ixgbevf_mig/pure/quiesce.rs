@@ -123,12 +123,24 @@ pub fn resume(io: &dyn RegIo, model: &VfModel, enables: Enables) -> Result<(), S
     Ok(())
 }
 
-/// Raises every unmasked interrupt cause once (`EICS` = `EIMS`), standing in for the
-/// `EICR` bits that could not be carried. Call after [`resume`] on the destination.
+/// Raises every interrupt vector the guest may be waiting on once, standing in for the
+/// `EICR` bits and in-flight MSI-X messages a migration cannot carry. Call after [`resume`].
+///
+/// That is every unmasked vector, and every vector masked only by auto-mask (`EIAM`): such a
+/// vector fired on the source, and if QEMU stopped the guest before injecting the message,
+/// the guest waits forever for an interrupt whose handler would unmask it again (seen: an RX
+/// stall after switch-over). Those are unmasked (`EIMS` sets) and raised; a guest driver that
+/// finds nothing to do re-arms, as after any spurious interrupt.
 pub fn kick(io: &dyn RegIo, model: &VfModel) -> Result<(), StateError> {
     let vectors = vector_mask(model);
     let eims = rd(io, model, RegRef::dev(Reg::Eims))?;
-    wr(io, model, RegRef::dev(Reg::Eics), eims & vectors)
+    let eiam = rd(io, model, RegRef::dev(Reg::Eiam))?;
+    let raise = (eims | eiam) & vectors;
+    let unmask = raise & !eims;
+    if unmask != 0 {
+        wr(io, model, RegRef::dev(Reg::Eims), unmask)?;
+    }
+    wr(io, model, RegRef::dev(Reg::Eics), raise)
 }
 
 #[cfg(test)]
@@ -265,16 +277,24 @@ mod tests {
     }
 
     #[test]
-    fn kick_raises_the_unmasked_vectors() {
+    fn kick_raises_the_unmasked_and_auto_masked_vectors() {
         let m = model(0x10ED);
         let bar = FakeBar::new(m.regs());
         let eims = m.regs().reg(Reg::Eims, 0).unwrap();
         let eics = m.regs().reg(Reg::Eics, 0).unwrap();
+        let eiam = m.regs().reg(Reg::Eiam, 0).unwrap();
         bar.poke(eims, 0x5);
         kick(&bar, &m).unwrap();
         assert_eq!(bar.peek(eics), 0x5);
+        assert_eq!(bar.peek(eims), 0x5, "nothing to unmask");
         bar.poke(eims, 0xFFFF_FFFF);
         kick(&bar, &m).unwrap();
+        assert_eq!(bar.peek(eics), 0x7);
+        // Vector 1 auto-masked after it fired: unmasked (EIMS write sets) and raised.
+        bar.poke(eims, 0x4);
+        bar.poke(eiam, 0x3);
+        kick(&bar, &m).unwrap();
+        assert_eq!(bar.peek(eims), 0x3);
         assert_eq!(bar.peek(eics), 0x7);
     }
 }
