@@ -228,7 +228,7 @@ if [ -w $kml ]; then
 	echo scan > $kml
 	sleep 5
 	echo scan > $kml
-	echo "kmemleak: $(grep -c 'unreferenced object' $kml) unreferenced object(s) after the tests"
+	echo "kmemleak: $(grep -c 'unreferenced object' $kml) leak report(s) after the tests"
 	cat $kml
 fi
 

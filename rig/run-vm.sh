@@ -132,7 +132,7 @@ tcg|kvm) accel=$MIG_ACCEL ;;
 esac
 
 # Kernel log lines that fail the run no matter what the tests said.
-kpat='WARNING:|BUG:|unreferenced object|ODEBUG:|Oops|possible recursive locking|possible circular locking|INFO: |refcount_t:|Kernel panic|general protection|list_add corruption|list_del corruption|sleeping function called from invalid context|hung_task|blocked for more than|Call Trace:|UBSAN:|kernel BUG at'
+kpat='WARNING:|BUG:|unreferenced object 0x|ODEBUG:|Oops|possible recursive locking|possible circular locking|INFO: |refcount_t:|Kernel panic|general protection|list_add corruption|list_del corruption|sleeping function called from invalid context|hung_task|blocked for more than|Call Trace:|UBSAN:|kernel BUG at'
 tappat='(^|\] )not ok( |$)'
 
 echo "run-vm: accel=$accel smp=$smp drivers='$drivers' timeout=${timeout}s log=$log"

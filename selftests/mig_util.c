@@ -651,3 +651,88 @@ void mig_traffic_free(struct mig_traffic *t)
 	t->p_time = NULL;
 	t->vf_got = t->peer_got = NULL;
 }
+
+/* ---- DMA check -------------------------------------------------------- */
+
+static int x_fail(char *err, size_t errlen, int e, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -e;
+}
+
+int mig_exchange(struct igbvf *vf, struct mig_peer *peer, unsigned int n,
+		 char *err, size_t errlen)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	uint32_t nonce = (uint32_t)getpid() ^ (uint32_t)now_ns() ^ 0x5a5a0000u;
+	bool have_peer = peer && peer->fd >= 0;
+	uint8_t f[IGBVF_BUF_SIZE];
+	unsigned int got = 0, stray = 0;
+	uint64_t deadline;
+	int ret;
+
+	for (unsigned int s = 0; s < n; s++) {
+		mig_frame(f, 100 + s, have_peer ? peer->mac : bcast, vf->mac, 0, nonce, s);
+		ret = igbvf_tx(vf, f, 100 + s);
+		if (ret)
+			return x_fail(err, errlen, -ret, "VF TX: %s", vf->err);
+	}
+	ret = igbvf_tx_wait(vf, IGBVF_WAIT_MS);
+	if (ret)
+		return x_fail(err, errlen, -ret, "VF TX: %s", vf->err);
+	if (!have_peer)
+		return 0;
+
+	deadline = now_ms() + IGBVF_WAIT_MS;
+	while (got < n) {
+		int len = mig_peer_recv(peer, f, sizeof(f), deadline);
+
+		if (len < 0)
+			return x_fail(err, errlen, -len, "peer recv: %s", strerror(-len));
+		if (!len)
+			break;
+		if (mig_frame_check(f, len, nonce) >= 0)
+			got++;
+		else
+			stray++;
+	}
+	if (got != n)
+		return x_fail(err, errlen, EIO, "VF %s -> peer: %u of %u frames (%u stray)",
+			      mig_mac_str(vf->mac), got, n, stray);
+
+	for (unsigned int s = 0; s < n; s++) {
+		mig_frame(f, 100 + s, vf->mac, peer->mac, 0, nonce + 1, s);
+		ret = mig_peer_send(peer, f, 100 + s);
+		if (ret)
+			return x_fail(err, errlen, -ret, "peer send: %s", strerror(-ret));
+	}
+	got = 0;
+	deadline = now_ms() + IGBVF_WAIT_MS;
+	while (got < n) {
+		uint64_t now = now_ms();
+		int len = igbvf_rx(vf, f, sizeof(f), now < deadline ? deadline - now : 0);
+		long seq;
+
+		if (len < 0)
+			return x_fail(err, errlen, -len, "VF RX: %s", vf->err);
+		if (!len)
+			break;
+		seq = mig_frame_check(f, len, nonce + 1);
+		if (seq == -2)
+			return x_fail(err, errlen, EBADMSG, "peer -> VF frame corrupted");
+		if (seq >= 0)
+			got++;
+	}
+	if (got != n)
+		return x_fail(err, errlen, EIO, "peer -> VF %s: %u of %u frames (RDH %u RDT %u)",
+			      mig_mac_str(vf->mac), got, n,
+			      vfio_bar0_read32(vf->dev, IGBVF_RDH),
+			      vfio_bar0_read32(vf->dev, IGBVF_RDT));
+	return 0;
+}

@@ -210,4 +210,14 @@ void mig_traffic_count(const struct mig_traffic *t, uint64_t t0, uint64_t t1,
 		       uint64_t slack, struct mig_counts *c);
 void mig_traffic_free(struct mig_traffic *t);
 
+/* ---- DMA check -------------------------------------------------------- */
+
+/*
+ * The DMA check of a working VF: n frames VF -> peer and n frames peer -> VF
+ * (peer->fd >= 0), every byte compared; with no peer (fd < 0) only the TX
+ * write-back is checked. 0, or -errno with the reason in err.
+ */
+int mig_exchange(struct igbvf *vf, struct mig_peer *peer, unsigned int n,
+		 char *err, size_t errlen);
+
 #endif /* MIG_UTIL_H */
