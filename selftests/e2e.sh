@@ -25,6 +25,10 @@ BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-600}
 MIG_TIMEOUT=${E2E_MIG_TIMEOUT:-300}
 # Pre-copy must overlap the DMA, so RAM goes at a bounded rate (same for every scenario).
 BANDWIDTH=${E2E_BANDWIDTH:-8M}
+# A file streamed to the guest across each migration: small, since TCP into a guest under
+# nested TCG runs at a few KiB/s to a few tens of KiB/s; long enough to overlap pre-copy.
+FILE_KIB=${E2E_FILE_KIB:-256}
+RATE=${E2E_RATE_KIBS:-32}
 mkdir -p $W
 n=0 nfail=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
@@ -171,7 +175,7 @@ $IP addr add 10.0.3.1/24 dev "$PEER_IF"
 # migration stream (the PF-held state our driver carries).
 $IP link set "$PF_IF" vf 0 mac 52:54:00:e2:e0:01
 $IP link set "$PF_IF" vf 1 mac 00:00:00:00:00:00
-head -c 2097152 /dev/urandom > $W/tx.bin
+head -c $((FILE_KIB * 1024)) /dev/urandom > $W/tx.bin
 tx_md5=$(md5sum < $W/tx.bin | cut -d' ' -f1)
 echo "# guest: $(ls -l $G/bzImage | awk '{print $5}') B kernel, $(ls -l $G/initramfs.gz | awk '{print $5}') B initramfs; VFs $VF0 $VF1 $VF2 $VF3"
 
@@ -189,9 +193,7 @@ ok "guest boots with $VF0 passed through (${boot1} s to GUEST:READY)"
 fig "guest boot (nested TCG, QEMU start to guest init ready): ${boot1} s"
 check "guest reachable over $VF0" guest_ping 10.0.2.2
 qemu_start dst1 "$VF1" 4444 || exit 1
-$T recv 5003 $W/back1.bin 300 > $W/back1.out 2>&1 &
-backpid=$!
-$T send 10.0.2.2 5001 $W/tx.bin 128 > $W/send1.out 2>&1 &
+$T send 10.0.2.2 5001 $W/tx.bin $RATE > $W/send1.out 2>&1 &
 sendpid=$!
 ping -i 0.1 10.0.2.2 > $W/ping1.log 2>&1 &
 pingpid=$!
@@ -207,7 +209,10 @@ comment < $W/mig1.info
 if [ "$st" = completed ]; then ok "pre-copy migration $VF0 -> $VF1 completed in ${mig1} s"; else notok "migration $VF0 -> $VF1: $st"; fi
 check "destination runs the guest" sh -c "$T mon $W/dst1.mon 'info status' | grep -q 'status: running'"
 check "the file was still arriving over DMA when pre-copy started" [ $during = 1 ]
-l=$(wait_console dst1 'GUEST:RX n=0' 300) && echo "# $l"
+l=$(wait_console dst1 'GUEST:RX n=0' 600) && echo "# $l"
+# The guest sends it back at once (retrying its connect for a minute).
+$T recv 5003 $W/back1.bin 600 > $W/back1.out 2>&1 &
+backpid=$!
 check "data received across the migration is intact on the destination (md5 $tx_md5)" \
 	sh -c "echo '$l' | grep -q 'md5=$tx_md5'"
 wait $backpid || stalled dst1
@@ -223,7 +228,7 @@ check "PF shows the guest's MAC on VF1 (restored from the stream)" \
 dirty1=$(( $(dstat "$VF0" dirty_pages_reported) - dirty0 ))
 saved1=$(( $(dstat "$VF0" save_bytes) - saved0 ))
 check "our driver reported DMA-dirtied pages during pre-copy ($dirty1)" [ "$dirty1" -gt 0 ]
-fig "1. VF0 -> VF1 pre-copy, guest receiving a 2 MiB file at 128 KiB/s and ping at 10/s:"
+fig "1. VF0 -> VF1 pre-copy, guest receiving a $FILE_KIB KiB file (sent at <= $RATE KiB/s) and ping at 10/s:"
 fig "   QEMU: total $(mig_field 'total time' $W/mig1.info) ms, downtime $(mig_field downtime $W/mig1.info) ms, setup $(mig_field setup $W/mig1.info) ms, RAM sent $(mig_field 'transferred ram' $W/mig1.info) KiB, VFIO device $(mig_field 'vfio device transferred' $W/mig1.info) KiB"
 fig "   driver: device state $saved1 B saved on $VF0, $(dstat "$VF1" resume_bytes) B resumed on $VF1, $dirty1 dirty pages reported from the RX trap"
 fig "   ping: $tx sent, $rx answered, $((tx - rx)) lost (10/s, spanning the whole migration); wall ${mig1} s"
@@ -276,16 +281,16 @@ fi
 
 # --- 4. back to VF0: both VFs still migrate after the cancel and the failure
 qemu_start dst4 "$VF0" 4448 || exit 1
-$T recv 5003 $W/back2.bin 300 > $W/back2.out 2>&1 &
-backpid=$!
-$T send 10.0.2.2 5001 $W/tx.bin 256 > $W/send2.out 2>&1 &
+$T send 10.0.2.2 5001 $W/tx.bin $RATE > $W/send2.out 2>&1 &
 sendpid=$!
 sleep 2
 t=$(up)
 st=$(migrate dst1 tcp:127.0.0.1:4448)
 mig4=$(elapsed "$t")
 if [ "$st" = completed ]; then ok "migration $VF1 -> $VF0 completed in ${mig4} s"; else notok "migration $VF1 -> $VF0: $st"; fi
-l=$(wait_console dst4 'GUEST:RX n=1' 300) && echo "# $l"
+l=$(wait_console dst4 'GUEST:RX n=1' 600) && echo "# $l"
+$T recv 5003 $W/back2.bin 600 > $W/back2.out 2>&1 &
+backpid=$!
 check "second file intact on the destination" sh -c "echo '$l' | grep -q 'md5=$tx_md5'"
 wait $backpid || stalled dst4
 check "and sent back through $VF0 intact" sh -c "[ \"\$(md5sum < $W/back2.bin | cut -d' ' -f1)\" = $tx_md5 ]"
