@@ -36,7 +36,7 @@ use crate::pure::{
     ring::{dma_address, RxRing, WalkTally},
     stats::Counter,
 };
-use crate::vfio::{now_ns, Bar0, Device, IommuMem, IovaBitmap, Vma};
+use crate::vfio::{log_ratelimit, now_ns, Bar0, Device, IommuMem, IovaBitmap, Vma};
 use crate::MigDevice;
 use kernel::{
     new_mutex,
@@ -268,7 +268,9 @@ pub(crate) fn start(dev: &Device<MigDevice>, ranges: &[Span], page_size: u64) ->
     let cap = STORAGE_EXTENTS.max(min_storage(ranges.len()));
     let storage = KVec::from_elem(Extent::EMPTY, cap, GFP_KERNEL)?;
     let set = DirtySet::new(storage, page, ranges.iter().copied()).map_err(|e| {
-        pr_err!("dma logging: ranges refused: {}\n", e);
+        if log_ratelimit() {
+            pr_err!("dma logging: ranges refused: {}\n", e);
+        }
         Error::from_errno(-e.errno())
     })?;
     let mut session = Logging {

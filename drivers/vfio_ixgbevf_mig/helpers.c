@@ -13,6 +13,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/ratelimit.h>
 #include <linux/seq_file.h>
 #include <linux/timekeeping.h>
 #include <linux/vfio.h>
@@ -195,6 +196,17 @@ int mig_read_iova_page(struct pci_dev *pdev, u64 iova, void *buf, size_t len)
 u64 mig_ktime_get_ns(void)
 {
 	return ktime_get_ns();
+}
+
+/*
+ * Refusals of user input (a bad stream, bad logging ranges) are logged for the admin, but
+ * userspace can provoke them at will: share one budget, as printk_ratelimited() would.
+ */
+bool mig_log_ratelimit(void)
+{
+	static DEFINE_RATELIMIT_STATE(rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
+
+	return __ratelimit(&rs);
 }
 
 /*

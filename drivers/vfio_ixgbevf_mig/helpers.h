@@ -39,6 +39,7 @@ unsigned long mig_vma_pgoff(struct vm_area_struct *vma);
 unsigned long mig_vma_len(struct vm_area_struct *vma);
 int mig_read_iova_page(struct pci_dev *pdev, u64 iova, void *buf, size_t len);
 u64 mig_ktime_get_ns(void);
+bool mig_log_ratelimit(void);
 
 void mig_debugfs_init(void);
 void mig_debugfs_exit(void);

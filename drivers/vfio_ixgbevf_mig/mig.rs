@@ -12,7 +12,7 @@ use crate::pure::{
     snapshot::{self, Enables as SnapEnables},
     stream,
 };
-use crate::vfio::{eopnotsupp, usleep, Bar0, Device};
+use crate::vfio::{eopnotsupp, log_ratelimit, usleep, Bar0, Device};
 use crate::{pf_ops, MigDevice};
 use kernel::prelude::*;
 
@@ -113,7 +113,9 @@ pub(crate) fn check_initial(dev_model: &crate::pure::VfModel, buf: &[u8]) -> Res
         Ok(len) => Ok(Some(len)),
         Err(stream::StreamError::Truncated) if buf.len() < stream::INITIAL_LEN => Ok(None),
         Err(e) => {
-            pr_err!("migration: incompatible stream: {}\n", e);
+            if log_ratelimit() {
+                pr_err!("migration: incompatible stream: {}\n", e);
+            }
             Err(errno(e.to_errno()))
         }
     }
@@ -125,7 +127,9 @@ pub(crate) fn load(dev: &Device<MigDevice>, input: &[u8]) -> Result<Enables> {
     let data = dev.data();
     let model = &data.model;
     let img = image::load(input, model).map_err(|e| {
-        pr_err!("migration: resume stream refused: {:?}\n", e);
+        if log_ratelimit() {
+            pr_err!("migration: resume stream refused: {:?}\n", e);
+        }
         errno(e.to_errno())
     })?;
     let bar = bar0(dev)?;

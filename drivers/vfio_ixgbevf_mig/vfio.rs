@@ -458,6 +458,12 @@ pub(crate) fn now_ns() -> u64 {
     unsafe { sys::mig_ktime_get_ns() }
 }
 
+/// Whether a message about refused user input may be logged now (shared rate limit).
+pub(crate) fn log_ratelimit() -> bool {
+    // SAFETY: takes the helper's own spinlock-protected state; callable in any context.
+    unsafe { sys::mig_log_ratelimit() }
+}
+
 /// Sleeps for about `us` microseconds (may sleep up to twice as long).
 pub(crate) fn usleep(us: usize) {
     // SAFETY: plain sleep; the callers run in process context without spinlocks held.
