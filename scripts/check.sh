@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # `make check`: host unit tests of the pure core, then the VM selftest suite run twice, with the
 # VFs bound to vfio_ixgbevf_mig and to plain vfio-pci, then the end-to-end migration of a guest
-# by stock QEMU (scripts/e2e.sh). Exit status is the suite's verdict.
+# by stock QEMU (scripts/e2e.sh), then (when its kernel is cached) the suite on the debug
+# kernel. Exit status is the suite's verdict.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/env.sh"
@@ -50,8 +51,24 @@ ep=$(awk '/^vm: [0-9]+ passed, [0-9]+ failed/{p+=$2; f+=$4} END{print p+0, f+0}'
 rm -f "$e2e_log"
 [ "$e2e_rc" = 0 ] || [ "${ep#* }" != 0 ] || ep="${ep% *} 1"
 
-set -- $hp $vp $ep
+# The debug kernel (KASAN & co., `make check-debug`) takes ~12 min to build cold: run its
+# suite when that build is cached (a warm CI machine) or when asked with CHECK_DEBUG=1.
+dp="0 0" debug_rc=skipped
+if [ "${CHECK_DEBUG:-}" = 1 ] || [ -n "$(bash "$here/scripts/build-kernel.sh" --variant debug --print 2>/dev/null)" ]; then
+	echo "== vm: the suite on the debug kernel (KASAN, UBSAN, kmemleak, lockdep, DEBUG_OBJECTS, failslab)"
+	debug_log=$(mktemp)
+	bash "$here/scripts/check-debug.sh" 2>&1 | tee "$debug_log"
+	debug_rc=${PIPESTATUS[0]}
+	[ "$debug_rc" = 0 ] || fail=1
+	dp=$(awk '/^vm: [0-9]+ passed, [0-9]+ failed/{p+=$2; f+=$4} END{print p+0, f+0}' "$debug_log")
+	rm -f "$debug_log"
+	[ "$debug_rc" = 0 ] || [ "${dp#* }" != 0 ] || dp="${dp% *} 1"
+else
+	echo "== vm: debug-kernel suite skipped (not built yet; CHECK_DEBUG=1 or make check-debug builds it)"
+fi
+
+set -- $hp $vp $ep $dp
 echo "== summary: host $1 passed, $2 failed; vm suite $3 passed, $4 failed (rc=$vm_rc);" \
-	"e2e $5 passed, $6 failed (rc=$e2e_rc)"
-echo "$(( $1 + $3 + $5 )) passed, $(( $2 + $4 + $6 )) failed"
+	"e2e $5 passed, $6 failed (rc=$e2e_rc); debug-kernel suite $7 passed, $8 failed (rc=$debug_rc)"
+echo "$(( $1 + $3 + $5 + $7 )) passed, $(( $2 + $4 + $6 + $8 )) failed"
 exit $fail

@@ -206,6 +206,12 @@ mig1=$(elapsed "$t")
 kill -0 $sendpid 2>/dev/null && still=1 || still=0
 cp $W/src1.info $W/mig1.info
 comment < $W/mig1.info
+saved1=$(( $(dstat "$VF0" save_bytes) - saved0 ))
+dirty1=$(( $(dstat "$VF0" dirty_pages_reported) - dirty0 ))
+# As after any migration, the admin releases the source VF: its QEMU quits and its MAC filter
+# goes (on one PF, a stale filter for the same MAC would also catch the guest's frames).
+qemu_stop src1
+$IP link set "$PF_IF" vf 0 mac 00:00:00:00:00:00
 if [ "$st" = completed ]; then ok "pre-copy migration $VF0 -> $VF1 completed in ${mig1} s"; else notok "migration $VF0 -> $VF1: $st"; fi
 check "destination runs the guest" sh -c "$T mon $W/dst1.mon 'info status' | grep -q 'status: running'"
 check "the file was still arriving over DMA when pre-copy started" [ $during = 1 ]
@@ -225,15 +231,11 @@ rx=$(sed -n 's/.* \([0-9]*\) packets received.*/\1/p' $W/ping1.log)
 check "ping at 10/s answered before and after the switch-over ($rx of $tx)" [ "${rx:-0}" -gt 0 ]
 check "PF shows the guest's MAC on VF1 (restored from the stream)" \
 	sh -c "$IP link show $PF_IF | grep -q 'vf 1 .*52:54:00:e2:e0:01'"
-dirty1=$(( $(dstat "$VF0" dirty_pages_reported) - dirty0 ))
-saved1=$(( $(dstat "$VF0" save_bytes) - saved0 ))
 check "our driver reported DMA-dirtied pages during pre-copy ($dirty1)" [ "$dirty1" -gt 0 ]
 fig "1. VF0 -> VF1 pre-copy, guest receiving a $FILE_KIB KiB file (sent at <= $RATE KiB/s) and ping at 10/s:"
 fig "   QEMU: total $(mig_field 'total time' $W/mig1.info) ms, downtime $(mig_field downtime $W/mig1.info) ms, setup $(mig_field setup $W/mig1.info) ms, RAM sent $(mig_field 'transferred ram' $W/mig1.info) KiB, VFIO device $(mig_field 'vfio device transferred' $W/mig1.info) KiB"
 fig "   driver: device state $saved1 B saved on $VF0, $(dstat "$VF1" resume_bytes) B resumed on $VF1, $dirty1 dirty pages reported from the RX trap"
 fig "   ping: $tx sent, $rx answered, $((tx - rx)) lost (10/s, spanning the whole migration); wall ${mig1} s"
-qemu_stop src1
-$IP link set "$PF_IF" vf 0 mac 00:00:00:00:00:00
 
 skip() { case " ${E2E_SKIP:-} " in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -288,6 +290,10 @@ t=$(up)
 st=$(migrate dst1 tcp:127.0.0.1:4448)
 mig4=$(elapsed "$t")
 if [ "$st" = completed ]; then ok "migration $VF1 -> $VF0 completed in ${mig4} s"; else notok "migration $VF1 -> $VF0: $st"; fi
+cp $W/dst1.info $W/mig4.info
+qemu_stop dst1
+$IP link set "$PF_IF" vf 1 mac 00:00:00:00:00:00
+check "guest reachable over $VF0 after the migration back" guest_ping 10.0.2.2
 l=$(wait_console dst4 'GUEST:RX n=1' 600) && echo "# $l"
 $T recv 5003 $W/back2.bin 600 > $W/back2.out 2>&1 &
 backpid=$!
@@ -295,10 +301,9 @@ check "second file intact on the destination" sh -c "echo '$l' | grep -q 'md5=$t
 wait $backpid || stalled dst4
 check "and sent back through $VF0 intact" sh -c "[ \"\$(md5sum < $W/back2.bin | cut -d' ' -f1)\" = $tx_md5 ]"
 wait $sendpid 2>/dev/null
-fig "4. VF1 -> VF0 after a cancelled and a failed migration: downtime $(mig_field downtime $W/dst1.info) ms, total $(mig_field 'total time' $W/dst1.info) ms"
-qemu_stop dst1
+fig "4. VF1 -> VF0 after a cancelled and a failed migration: downtime $(mig_field downtime $W/mig4.info) ms, total $(mig_field 'total time' $W/mig4.info) ms"
 qemu_stop dst4
-$IP link set "$PF_IF" vf 1 mac 00:00:00:00:00:00
+$IP link set "$PF_IF" vf 0 mac 00:00:00:00:00:00
 
 # --- 5. two VFs in one guest (QEMU needs P2P): VF0 + VF1 -> VF2 + VF3
 if ! skip 5; then
@@ -311,8 +316,15 @@ if l=$(wait_console src5 'GUEST:READY vfs=2' $BOOT_TIMEOUT); then
 	ok "guest with two VFs boots ($(elapsed "$t") s)"
 	check "both VFs reachable before" sh -c "ping -c 3 -W 10 10.0.2.2 >/dev/null && ping -c 3 -W 10 10.0.3.2 >/dev/null"
 	qemu_start dst5 "$VF2 $VF3" 4449 || exit 1
+	# Each VF keeps ~1 MiB (its posted RX buffers) dirty at every pass; two VFs need more
+	# than BANDWIDTH x downtime-limit to converge.
+	b=$BANDWIDTH BANDWIDTH=64M
 	st=$(migrate src5 tcp:127.0.0.1:4449)
+	BANDWIDTH=$b
 	cp $W/src5.info $W/mig5.info
+	qemu_stop src5
+	$IP link set "$PF_IF" vf 0 mac 00:00:00:00:00:00
+	$IP link set "$PF_IF" vf 1 mac 00:00:00:00:00:00
 	if [ "$st" = completed ]; then ok "two-VF guest migrated (P2P)"; else notok "two-VF migration: $st"; fi
 	check "both VFs reachable after, on $VF2 and $VF3" sh -c "ping -c 3 -W 10 10.0.2.2 >/dev/null && ping -c 3 -W 10 10.0.3.2 >/dev/null"
 	check "PF shows the MACs on VF2 and VF3" sh -c "$IP link show $PF_IF | grep -q 'vf 2 .*52:54:00:e2:e0:01' && $IP link show $PF_IF | grep -q 'vf 3 .*52:54:00:e2:e0:02'"
