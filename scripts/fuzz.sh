@@ -20,6 +20,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export RUSTC_BOOTSTRAP=1
+# The machine's rustup toolchain, which ships the sanitizer runtimes: not Debian's rustc-web
+# that scripts/env.sh points the kernel build at (cargo would obey an exported RUSTC).
+unset RUSTC RUST_LIB_SRC
 command -v cargo >/dev/null || { echo "fuzz: cargo not found" >&2; exit 1; }
 if ! command -v cargo-fuzz >/dev/null; then
 	echo "fuzz: installing cargo-fuzz"

@@ -305,6 +305,10 @@ impl<S: DerefMut<Target = [Extent]>> DirtySet<S> {
     where
         F: FnMut(u64, u64),
     {
+        if length == 0 {
+            // Rounding out below would turn an empty unaligned window into a page.
+            return Err(DirtyError::ZeroLength);
+        }
         let mask = self.page_size() - 1;
         let end = iova.checked_add(length).ok_or(DirtyError::Overflow)?;
         let iova = iova & !mask;
@@ -556,6 +560,10 @@ mod tests {
         assert_eq!(report(&mut s, 0x2000, 0x800), [(0x2000, 1)]);
         s.mark(0x3000, 0x2000);
         assert_eq!(report(&mut s, 0x3800, 0x10), [(0x3000, 1)]);
+        assert_eq!(
+            s.report_and_clear(0x3800, 0, |_, _| ()),
+            Err(DirtyError::ZeroLength)
+        );
         assert_eq!(report(&mut s, 0, 0x100_0000), [(0x4000, 1)]);
         assert_eq!(
             s.report_and_clear(!0xFFF, 0x1001, |_, _| ()),
