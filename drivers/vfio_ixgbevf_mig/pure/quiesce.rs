@@ -138,7 +138,8 @@ pub fn kick(io: &dyn RegIo, model: &VfModel) -> Result<(), StateError> {
     let raise = (eims | eiam) & vectors;
     let unmask = raise & !eims;
     if unmask != 0 {
-        wr(io, model, RegRef::dev(Reg::Eims), unmask)?;
+        // Write-1-to-set on hardware; the whole mask keeps a plain register model exact too.
+        wr(io, model, RegRef::dev(Reg::Eims), eims | unmask)?;
     }
     wr(io, model, RegRef::dev(Reg::Eics), raise)
 }
@@ -294,7 +295,7 @@ mod tests {
         bar.poke(eims, 0x4);
         bar.poke(eiam, 0x3);
         kick(&bar, &m).unwrap();
-        assert_eq!(bar.peek(eims), 0x3);
+        assert_eq!(bar.peek(eims), 0x7);
         assert_eq!(bar.peek(eics), 0x7);
     }
 }
