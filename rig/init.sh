@@ -72,7 +72,8 @@ run_test() {
 	rc=$(cat /tmp/tap.rc)
 	ok=$(grep -c '^ok ' "$out")
 	skip=$(grep '^ok ' "$out" | grep -ci '# *skip')
-	fail=$(grep -c '^not ok' "$out")
+	# TAP: "not ok ... # TODO" is a known open bug, not a failure.
+	fail=$(grep '^not ok' "$out" | grep -vc '# TODO')
 	pass=$((ok - skip))
 	plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\).*/\1/p' "$out" | head -n 1)
 	ran=$((ok + fail))

@@ -159,7 +159,7 @@ handle() {
 	*RIG:SUMMARY*) summaries+=("${l#*RIG:SUMMARY }") ;;
 	*RIG:END*) end_line=${l#*RIG:END }; end_at=$(secs) ;;
 	esac
-	[[ "$l" =~ $tappat ]] && taplines+=("$l")
+	[[ "$l" =~ $tappat ]] && [[ "$l" != *"# TODO"* ]] && taplines+=("$l")
 	[[ "$l" =~ $kpat ]] && klines+=("$l")
 }
 buf=
