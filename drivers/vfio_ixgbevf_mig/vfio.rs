@@ -1124,10 +1124,11 @@ impl<T: VariantDriver> Adapter<T> {
     unsafe extern "C" fn remove(pdev: *mut sys::pci_dev) {
         // SAFETY: `probe` succeeded for a bound device, so drvdata is our core device.
         let core = unsafe { sys::mig_pci_get_drvdata(pdev) }.cast::<sys::vfio_pci_core_device>();
-        // SAFETY: unregistering waits for users to close the device; the debugfs directory
-        // goes next (debugfs waits for its running readers), so no stats reader can reach
-        // the device any more; then our reference is dropped, which frees it once the core
-        // drops its own.
+        // Unregistering waits for users to close the device; the debugfs directory goes
+        // next (debugfs waits for its running readers), so no stats reader can reach the
+        // device any more; then our reference is dropped, which frees it once the core drops
+        // its own.
+        // SAFETY: `core` is the registered core device of `pdev`, torn down in that order.
         unsafe {
             sys::vfio_pci_core_unregister_device(core);
             sys::mig_debugfs_remove(pdev);
