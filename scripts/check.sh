@@ -29,40 +29,37 @@ else
 fi
 rm -f "$fuzz_log"
 
+# vm_part <command...>: runs one VM part, sets part_rc and part ("passed failed" from its
+# "vm: N passed, N failed" lines; a failed run with no failed test counts as one failure).
+vm_part() {
+	local log
+	log=$(mktemp)
+	"$@" 2>&1 | tee "$log"
+	part_rc=${PIPESTATUS[0]}
+	[ "$part_rc" = 0 ] || fail=1
+	part=$(awk '/^vm: [0-9]+ passed, [0-9]+ failed/{p+=$2; f+=$4} END{print p+0, f+0}' "$log")
+	rm -f "$log"
+	[ "$part_rc" = 0 ] || [ "${part#* }" != 0 ] || part="${part% *} 1"
+}
+
 echo "== vm: selftests against vfio_ixgbevf_mig and vfio-pci"
-vm_log=$(mktemp)
-bash "$here/rig/run-vm.sh" --kernel "$kdir" \
+vm_part bash "$here/rig/run-vm.sh" --kernel "$kdir" \
 	--module "$here/drivers/vfio_ixgbevf_mig/vfio_ixgbevf_mig.ko" \
 	--tests "$here/selftests/out" --drivers "vfio_ixgbevf_mig vfio-pci" \
-	--timeout "${MIG_VM_TIMEOUT:-900}" 2>&1 | tee "$vm_log"
-vm_rc=${PIPESTATUS[0]}
-[ "$vm_rc" = 0 ] || fail=1
-vp=$(awk '/^vm: [0-9]+ passed, [0-9]+ failed/{p+=$2; f+=$4} END{print p+0, f+0}' "$vm_log")
-rm -f "$vm_log"
-
-[ "$vm_rc" = 0 ] || [ "${vp#* }" != 0 ] || vp="${vp% *} 1"
+	--timeout "${MIG_VM_TIMEOUT:-900}"
+vp=$part vm_rc=$part_rc
 
 echo "== vm: end-to-end live migration of a guest by stock QEMU"
-e2e_log=$(mktemp)
-bash "$here/scripts/e2e.sh" 2>&1 | tee "$e2e_log"
-e2e_rc=${PIPESTATUS[0]}
-[ "$e2e_rc" = 0 ] || fail=1
-ep=$(awk '/^vm: [0-9]+ passed, [0-9]+ failed/{p+=$2; f+=$4} END{print p+0, f+0}' "$e2e_log")
-rm -f "$e2e_log"
-[ "$e2e_rc" = 0 ] || [ "${ep#* }" != 0 ] || ep="${ep% *} 1"
+vm_part bash "$here/scripts/e2e.sh"
+ep=$part e2e_rc=$part_rc
 
 # The debug kernel (KASAN & co., `make check-debug`) takes ~12 min to build cold: run its
 # suite when that build is cached (a warm CI machine) or when asked with CHECK_DEBUG=1.
 dp="0 0" debug_rc=skipped
 if [ "${CHECK_DEBUG:-}" = 1 ] || [ -n "$(bash "$here/scripts/build-kernel.sh" --variant debug --print 2>/dev/null)" ]; then
 	echo "== vm: the suite on the debug kernel (KASAN, UBSAN, kmemleak, lockdep, DEBUG_OBJECTS, failslab)"
-	debug_log=$(mktemp)
-	bash "$here/scripts/check-debug.sh" 2>&1 | tee "$debug_log"
-	debug_rc=${PIPESTATUS[0]}
-	[ "$debug_rc" = 0 ] || fail=1
-	dp=$(awk '/^vm: [0-9]+ passed, [0-9]+ failed/{p+=$2; f+=$4} END{print p+0, f+0}' "$debug_log")
-	rm -f "$debug_log"
-	[ "$debug_rc" = 0 ] || [ "${dp#* }" != 0 ] || dp="${dp% *} 1"
+	vm_part bash "$here/scripts/check-debug.sh"
+	dp=$part debug_rc=$part_rc
 else
 	echo "== vm: debug-kernel suite skipped (not built yet; CHECK_DEBUG=1 or make check-debug builds it)"
 fi
