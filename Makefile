@@ -4,7 +4,7 @@
 #   make KDIR=<rust-enabled kernel build>      build the module (KDIR defaults to the rig's kernel)
 #   make demo                                   build everything, live-migrate a guest with a VF in QEMU
 #   make check                                  host unit tests + the VM selftest suite
-.PHONY: all modules clean check check-debug host-test demo demo-uapi e2e kernel deps clippy fuzz bench
+.PHONY: all modules clean check check-debug host-test demo demo-uapi e2e kernel deps clippy fuzz fuzz-long bench
 
 KDIR ?= $(shell bash scripts/build-kernel.sh --print 2>/dev/null)
 KMAKE := $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 RUSTC=/usr/bin/rustc BINDGEN=$(HOME)/.cargo/bin/bindgen \
@@ -54,6 +54,10 @@ demo-uapi:
 # cargo-fuzz targets of the pure core (defaults and FUZZ_RUNS/FUZZ_TIME: scripts/fuzz.sh).
 fuzz:
 	bash scripts/fuzz.sh
+
+# The long run: 10 million executions of each target, without AddressSanitizer (see fuzz.sh).
+fuzz-long:
+	FUZZ_RUNS=$${FUZZ_RUNS:-10000000} FUZZ_SANITIZER=$${FUZZ_SANITIZER:-none} bash scripts/fuzz.sh
 
 # Migration figures (state size, stop-copy and resume times, frames lost) in the VM.
 bench:

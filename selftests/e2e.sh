@@ -47,11 +47,29 @@ up() { cut -d' ' -f1 /proc/uptime; }
 elapsed() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.1f", b - a }'; }
 mon() { $T mon "$W/$1.mon" "$2"; }
 comment() { sed 's/^/#   /'; }
-# What a guest printed last, and the kernel's view, when its traffic stalled.
+# What a guest printed last, and the kernel's and the device's view, when its traffic stalled:
+# stalled <qemu name> <vf bdf>... (registers and host interrupt counts twice, 5 s apart, so
+# that what still moves shows)
 stalled() {
-	echo "# $1: last console lines:"
-	grep -av '^\[' "$W/$1.console" | tail -n 8 | comment
+	local name=$1 v
+	shift
+	echo "# $name: last console lines:"
+	grep -av '^\[' "$W/$name.console" | tail -n 8 | comment
 	dmesg | tail -n 5 | comment
+	for i in 1 2; do
+		[ $i = 1 ] || sleep 5
+		for v in "$@"; do
+			echo "# $v registers ($i):"
+			$T regs "$v" 2>&1 | comment
+		done
+		echo "# PF $PF_BDF: $($T pfregs "$PF_BDF" 2>&1)"
+		grep vfio /proc/interrupts | tr -s ' ' | comment
+	done
+	# Last, as reading clears it: a cause latched in EICR blocks every later raise.
+	echo "# PF $PF_BDF: $($T pfregs "$PF_BDF" eicr 2>&1)"
+	sleep 5
+	echo "# $name: 5 s after the EICR read:"
+	grep -av '^\[' "$W/$name.console" | tail -n 3 | comment
 }
 
 set -- $VF_BDFS
@@ -223,11 +241,11 @@ check "destination runs the guest" sh -c "$T mon $W/dst1.mon 'info status' | gre
 check "the file was still arriving over DMA when pre-copy started" [ $during = 1 ]
 l=$(wait_console dst1 'GUEST:RX n=0' 600) && echo "# $l"
 # The guest sends it back at once (retrying its connect for a minute).
-$T recv 5003 $W/back1.bin 600 > $W/back1.out 2>&1 &
+$T recv 5003 $W/back1.bin 240 > $W/back1.out 2>&1 &
 backpid=$!
 check "data received across the migration is intact on the destination (md5 $tx_md5)" \
 	sh -c "echo '$l' | grep -q 'md5=$tx_md5'"
-wait $backpid || stalled dst1
+wait $backpid || stalled dst1 "$VF1"
 check "guest sent it back through $VF1 intact" sh -c "[ \"\$(md5sum < $W/back1.bin | cut -d' ' -f1)\" = $tx_md5 ]"
 kill -INT $pingpid 2>/dev/null
 wait $pingpid 2>/dev/null
@@ -301,10 +319,10 @@ qemu_stop dst1
 $IP link set "$PF_IF" vf 1 mac 00:00:00:00:00:00
 check "guest reachable over $VF0 after the migration back" guest_ping 10.0.2.2
 l=$(wait_console dst4 'GUEST:RX n=1' 600) && echo "# $l"
-$T recv 5003 $W/back2.bin 600 > $W/back2.out 2>&1 &
+$T recv 5003 $W/back2.bin 240 > $W/back2.out 2>&1 &
 backpid=$!
 check "second file intact on the destination" sh -c "echo '$l' | grep -q 'md5=$tx_md5'"
-wait $backpid || stalled dst4
+wait $backpid || stalled dst4 "$VF0"
 todo "and sent back through $VF0 intact" "guest TX/RX stall after the migration back (issue notes)" sh -c "[ \"\$(md5sum < $W/back2.bin | cut -d' ' -f1)\" = $tx_md5 ]"
 wait $sendpid 2>/dev/null
 fig "4. VF1 -> VF0 after a cancelled and a failed migration: downtime $(mig_field downtime $W/mig4.info) ms, total $(mig_field 'total time' $W/mig4.info) ms"

@@ -10,6 +10,12 @@
  *   e2e_tool relay PORT DSTPORT [corrupt] forward one TCP connection from PORT to 127.0.0.1:DSTPORT
  *                                         and back; "corrupt" rewrites the version field after
  *                                         every vfio_ixgbevf_mig stream magic it forwards
+ *   e2e_tool regs BDF                     print an igb VF's interrupt and queue registers and
+ *                                         its MSI-X table and PBA as the host sees them (through
+ *                                         sysfs; never reads a read-to-clear register)
+ *   e2e_tool pfregs BDF [eicr]            the igb PF's interrupt registers, whose bits
+ *                                         22 - 3n .. 24 - 3n are VF n's vectors; "eicr" also
+ *                                         reads (and so clears) EICR
  *
  * Exit status 0 on success, 1 on failure (with a message on stderr).
  */
@@ -24,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -351,6 +358,102 @@ static int cmd_relay(int argc, char **argv)
 	return 0;
 }
 
+/* A sysfs resource file of BDF, mapped read-only. */
+static volatile uint32_t *map_res(const char *bdf, int bar, size_t len)
+{
+	char path[128];
+	void *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource%d", bdf, bar);
+	fd = open(path, O_RDONLY | O_SYNC);
+	if (fd < 0)
+		return NULL;
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int cmd_regs(int argc, char **argv)
+{
+	/* igb VF BAR0 registers that reading does not change (EICR is read-to-clear). */
+	static const struct { const char *name; uint32_t off; } r[] = {
+		{ "STATUS", 0x0008 }, { "EIMS", 0x1524 }, { "EIAC", 0x152c }, { "EIAM", 0x1530 },
+		{ "EITR0", 0x1680 }, { "EITR1", 0x1684 }, { "EITR2", 0x1688 },
+		{ "IVAR0", 0x1700 }, { "IVAR_MISC", 0x1740 }, { "GPRC", 0x0f10 }, { "GPTC", 0x0f14 },
+		{ "RDBAL", 0x2800 }, { "RDLEN", 0x2808 }, { "RDH", 0x2810 }, { "RDT", 0x2818 },
+		{ "RXDCTL", 0x2828 }, { "TDBAL", 0x3800 }, { "TDLEN", 0x3808 }, { "TDH", 0x3810 },
+		{ "TDT", 0x3818 }, { "TXDCTL", 0x3828 }, { "TDWBAL", 0x3838 },
+	};
+	uint8_t cfg[256];
+	volatile uint32_t *bar0, *tab, *pba;
+	unsigned int i, cap, ctrl, nvec, tbir, toff, pbir, poff;
+	char path[128];
+	FILE *f;
+
+	if (argc < 1)
+		return 2;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", argv[0]);
+	f = fopen(path, "r");
+	if (!f || fread(cfg, 1, sizeof(cfg), f) != sizeof(cfg))
+		return fail(path);
+	fclose(f);
+	bar0 = map_res(argv[0], 0, 0x4000);
+	if (!bar0)
+		return fail("resource0");
+	for (i = 0; i < sizeof(r) / sizeof(r[0]); i++)
+		printf("%s=%#x%c", r[i].name, bar0[r[i].off / 4], i % 8 == 7 ? '\n' : ' ');
+	printf("\n");
+	/* The MSI-X capability (ID 0x11) gives the table's and PBA's BAR and offset. */
+	for (cap = cfg[0x34] & 0xfc, i = 0; cap && cfg[cap] != 0x11 && i < 48; i++)
+		cap = cfg[cap + 1] & 0xfc;
+	if (!cap || cfg[cap] != 0x11) {
+		printf("no MSI-X capability\n");
+		return 0;
+	}
+	ctrl = cfg[cap + 2] | cfg[cap + 3] << 8;
+	nvec = (ctrl & 0x7ff) + 1;
+	tbir = cfg[cap + 4] & 7;
+	toff = (cfg[cap + 4] | cfg[cap + 5] << 8 | cfg[cap + 6] << 16 | cfg[cap + 7] << 24) & ~7u;
+	pbir = cfg[cap + 8] & 7;
+	poff = (cfg[cap + 8] | cfg[cap + 9] << 8 | cfg[cap + 10] << 16 | cfg[cap + 11] << 24) & ~7u;
+	printf("MSI-X enable=%u function_mask=%u vectors=%u cmd=%#x\n", ctrl >> 15 & 1,
+	       ctrl >> 14 & 1, nvec, cfg[4] | cfg[5] << 8);
+	tab = map_res(argv[0], tbir, toff + nvec * 16);
+	pba = map_res(argv[0], pbir, poff + 8);
+	if (!tab || !pba)
+		return fail("MSI-X BAR");
+	for (i = 0; i < nvec && i < 8; i++) {
+		volatile uint32_t *e = tab + (toff + i * 16) / 4;
+
+		printf("vector %u: addr=%#x data=%#x masked=%u pending=%u\n", i, e[0], e[2],
+		       e[3] & 1, pba[poff / 4] >> i & 1);
+	}
+	return 0;
+}
+
+static int cmd_pfregs(int argc, char **argv)
+{
+	static const struct { const char *name; uint32_t off; } r[] = {
+		{ "GPIE", 0x1514 }, { "EIMS", 0x1524 }, { "EIAC", 0x152c }, { "EIAM", 0x1530 },
+		{ "VFRE", 0x0c8c }, { "VFTE", 0x0c90 }, { "MBVFICR", 0x0c80 }, { "VFLRE", 0x0c88 },
+	};
+	volatile uint32_t *bar0;
+	unsigned int i;
+
+	if (argc < 1)
+		return 2;
+	bar0 = map_res(argv[0], 0, 0x20000);
+	if (!bar0)
+		return fail("resource0");
+	for (i = 0; i < sizeof(r) / sizeof(r[0]); i++)
+		printf("%s=%#x ", r[i].name, bar0[r[i].off / 4]);
+	if (argc > 1 && !strcmp(argv[1], "eicr"))
+		printf("EICR=%#x", bar0[0x1580 / 4]);
+	printf("\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int rc = 2;
@@ -365,7 +468,11 @@ int main(int argc, char **argv)
 		rc = cmd_mon(argc - 2, argv + 2);
 	else if (argc >= 2 && !strcmp(argv[1], "relay"))
 		rc = cmd_relay(argc - 2, argv + 2);
+	else if (argc >= 2 && !strcmp(argv[1], "regs"))
+		rc = cmd_regs(argc - 2, argv + 2);
+	else if (argc >= 2 && !strcmp(argv[1], "pfregs"))
+		rc = cmd_pfregs(argc - 2, argv + 2);
 	if (rc == 2)
-		fprintf(stderr, "usage: e2e_tool send|recv|mon|relay ... (see the source's header)\n");
+		fprintf(stderr, "usage: e2e_tool send|recv|mon|relay|regs|pfregs ... (see the source's header)\n");
 	return rc;
 }
