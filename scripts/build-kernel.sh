@@ -49,6 +49,11 @@ if [ $print = 1 ]; then
 	[ -f "$out/.done" ] && echo "$out/linux"
 	exit 0
 fi
+# One build per key at a time (e2e.sh and check.sh may both want the same kernel): a second
+# caller waits for the first and then finds it cached.
+mkdir -p "$MIG_CACHE"
+exec 9>"$MIG_CACHE/.lock-kernel-$prefix$key"
+flock 9
 if [ -f "$out/.done" ]; then
 	echo "build-kernel: cached $out" >&2
 	echo "$out/linux"
