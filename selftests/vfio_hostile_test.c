@@ -13,10 +13,11 @@
  *                      RDH outside the ring
  *  max_ring_laps       the largest ring the walker takes, tails lapping the
  *                      head over and over: worst trap time, REPORT time
- *  refused_ring_runs   a ring length the walker refuses but the device may
- *                      run (the emulated igb keeps RDLEN 16-byte granular)
- *  usable_after        all of the above, then an FLR, a correct ring and
- *                      real frames: every page the device wrote is reported
+ *  refused_ring_runs   a ring length the walker refuses but the device runs
+ *                      (the emulated igb keeps RDLEN 16-byte granular): the
+ *                      driver must then report everything logged
+ *  usable_after        a short version of the above, then an FLR, a correct
+ *                      ring and real frames: every page written is reported
  *
  * The host driver must cope: every trapped write and every REPORT returns,
  * the debugfs counters (<debugfs>/vfio_ixgbevf_mig/<bdf>/stats) show the
@@ -80,15 +81,15 @@
 
 /*
  * Longest a single trapped RDT write may take, in the kernel (trap_max_ns)
- * and seen from userspace. The worst legal walk (a full 65528-descriptor
- * ring) measured tens of milliseconds under TCG on a loaded 2-core host (see
- * the figures printed by max_ring_laps); a vCPU descheduled for a while
- * inflates a wall-clock measurement, so the bound is generous. An unbounded
- * walk (one that does not stop at the ring size, or loops) runs into it or
- * into the test timeout.
+ * and seen from userspace. The worst legal walk (65527 descriptors of the
+ * largest ring) took 36-44 ms in the TCG rig VM on a 2-core host shared with
+ * a CI run (max_ring_laps prints the figures); a vCPU descheduled by the
+ * host inflates a wall-clock measurement, so the bound leaves a wide margin.
+ * A walk that does not stop at the ring runs into it, one that loops into
+ * the test timeout.
  */
-#define TRAP_BOUND_NS		(2000ull * 1000 * 1000)
-#define WRITE_BOUND_NS		(5000ull * 1000 * 1000)
+#define TRAP_BOUND_NS		(1000ull * 1000 * 1000)
+#define WRITE_BOUND_NS		(2000ull * 1000 * 1000)
 
 /* ---- debugfs statistics --------------------------------------------------- */
 
@@ -729,6 +730,7 @@ TEST_F_TIMEOUT(hostile, max_ring_laps, 600)
 	volatile uint8_t *ring = ring_va(self);
 	uint64_t a[NSTATS], b[NSTATS], posted = 0, beyond = 0, reports0;
 	uint32_t reg_max, bal, t = 0, rdh = 0;
+	uint64_t burst;
 
 	log_start(_metadata, self);
 
@@ -769,6 +771,7 @@ TEST_F_TIMEOUT(hostile, max_ring_laps, 600)
 	self->rdt_writes = self->rdt_ns = self->rdt_max_ns = 0;
 	self->report_max_ns = 0;
 	snap(_metadata, self, a);
+	burst = now_ns();
 	for (unsigned int k = 0; k < writes; k++) {
 		uint32_t nt;
 
@@ -776,10 +779,10 @@ TEST_F_TIMEOUT(hostile, max_ring_laps, 600)
 		case 0:	nt = (t + n - 1) % n; break;		/* lap: n - 1 posted */
 		case 1:	nt = rdh; break;			/* tail = head */
 		case 2:	nt = (t + n / 3) % n; break;		/* around the ring */
-		case 3:	nt = n + k; beyond++; break;		/* past the ring */
+		case 3:	nt = n + (k / 8) % (0x10000 - n); beyond++; break; /* past the ring */
 		case 4:	nt = (rdh + n - 1) % n; break;		/* head - 1 */
 		case 5:	nt = 0xffff0000u | ((t + 1000) % n); break;	/* high bits */
-		case 6:	nt = t; break;				/* nothing new */
+		case 6:	nt = t; break;	/* same tail (after high bits: from the head) */
 		default: nt = (t + n - 2) % n; break;		/* almost a lap */
 		}
 		rdt(_metadata, self, nt);
@@ -789,9 +792,11 @@ TEST_F_TIMEOUT(hostile, max_ring_laps, 600)
 		if (k % 8 == 7)
 			report(_metadata, self);
 	}
+	burst = now_ns() - burst;
 	snap(_metadata, self, b);
-	ksft_print_msg("ring of %u descriptors (RDLEN 0x%x), %u RDT writes lapping the head:\n",
-		       n, n * 16, writes);
+	ksft_print_msg("ring of %u descriptors (RDLEN 0x%x), %u RDT writes lapping the head in %llu ms (with %llu REPORTs):\n",
+		       n, n * 16, writes, (unsigned long long)(burst / 1000000),
+		       (unsigned long long)(self->reports - reports0));
 	ksft_print_msg("  worst trap: %llu ns (trap_max_ns, device lifetime), mean trap %llu ns\n",
 		       (unsigned long long)b[S_TRAP_MAX],
 		       D(S_TRAP_WRITES) ? D(S_TRAP_TOTAL) / D(S_TRAP_WRITES) : 0);
@@ -808,6 +813,8 @@ TEST_F_TIMEOUT(hostile, max_ring_laps, 600)
 	EXPECT_LE(1, D(S_TRUNCATED)) TH_LOG("walks of %u descriptors must be cut at %u", n - 1,
 					    WALK_PER_CALL);
 	EXPECT_LE(beyond, D(S_REFUSED));
+	/* Past the ring, and the next write from there: refused both. */
+	EXPECT_LE(2 * beyond, D(S_REFUSED));
 	/* A walk never reads more than the ring: per trap, and per report queue. */
 	EXPECT_GE((uint64_t)(writes + self->reports - reports0) * (n - 1), D(S_WALKED));
 	EXPECT_GT(TRAP_BOUND_NS, b[S_TRAP_MAX]) TH_LOG("a trapped tail write took %llu ns",
@@ -820,16 +827,16 @@ TEST_F_TIMEOUT(hostile, max_ring_laps, 600)
 
 /*
  * RDLEN must be a multiple of 128 bytes; the walker refuses any other value
- * (walks_refused) and, as dirty.rs says, takes it that the hardware cannot
- * run such a ring. This checks whether the device runs it anyway (QEMU's igb
- * keeps RDLEN 16-byte granular) and, if it does, whether what it wrote is
- * reported.
+ * (walks_refused). QEMU's igb keeps RDLEN (and RDBAL) 16-byte granular and
+ * runs such a ring, so the driver cannot know what the device writes and must
+ * mark everything logged (found by this test: it used to mark nothing). Only
+ * the guest's own migration is at stake: no sane driver programs this.
  */
 TEST_F_TIMEOUT(hostile, refused_ring_runs, 300)
 {
 	const unsigned int n = 255, post = 200, frames = 60;
 	volatile uint8_t *ring = ring_va(self);
-	uint64_t a[NSTATS], b[NSTATS], got = 0;
+	uint64_t a[NSTATS], b[NSTATS], got = 0, fn;
 	uint32_t len_back;
 	unsigned int next = 0;
 	uint64_t end;
@@ -881,8 +888,9 @@ TEST_F_TIMEOUT(hostile, refused_ring_runs, 300)
 	ksft_print_msg("ring of RDLEN 0x%x: %llu frames received, walks refused +%llu, descriptors walked +%llu\n",
 		       len_back, (unsigned long long)got, D(S_REFUSED), D(S_WALKED));
 	EXPECT_LE(1, D(S_REFUSED));
-	if (got)
-		EXPECT_EQ(0, missed(_metadata, self, "ring the walker refuses"));
+	fn = got ? missed(_metadata, self, "ring the walker refuses") : 0;
+	EXPECT_EQ(0, fn) TH_LOG("%llu pages written by the device through a ring of RDLEN 0x%x not reported",
+				(unsigned long long)fn, len_back);
 }
 
 /* ---- still usable afterwards ------------------------------------------------------ */

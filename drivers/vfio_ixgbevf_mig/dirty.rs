@@ -159,8 +159,9 @@ fn read(bar: &Bar0<'_>, map: &RegMap, reg: QueueReg, q: u8) -> Result<u32> {
 enum Rx {
     /// `RDLEN` is 0: no ring.
     Off,
-    /// Registers the walker refuses (misaligned, oversize): real hardware cannot run such
-    /// a ring either; nothing to walk (counted in `walks_refused`).
+    /// Registers the walker refuses (misaligned, oversize; counted in `walks_refused`).
+    /// The datasheets leave such a ring undefined, and QEMU's igb runs one (it keeps RDLEN
+    /// 16-byte granular), so the device may write anywhere: everything logged is dirty.
     Refused,
     /// The ring, with the device's head and tail.
     Ring(RxRing, u32, u32),
@@ -222,7 +223,10 @@ fn mark_owned(
                     log.set.mark_all();
                 }
             }
-            Rx::Refused => tally.refuse(),
+            Rx::Refused => {
+                tally.refuse();
+                log.set.mark_all();
+            }
             Rx::Off => {}
         }
         log.walked(dev, &tally);
@@ -405,7 +409,7 @@ pub(crate) fn bar0_write(dev: &Device<MigDevice>, offset: u64, buf: UserPtr, len
                     let span = ring.span();
                     log.set.mark(span.iova, span.len);
                 }
-                Some(Ok(Rx::Off | Rx::Refused)) => {}
+                Some(Ok(Rx::Off)) => {}
                 _ => log.set.mark_all(),
             }
         }
@@ -472,13 +476,16 @@ fn trap_tail(
                 .saturating_add(log.set.stats().outside.saturating_sub(outside));
             log.walked(dev, &tally);
         }
-        Ok(Rx::Refused) => log.walked(
-            dev,
-            &WalkTally {
-                refused: 1,
-                ..WalkTally::default()
-            },
-        ),
+        Ok(Rx::Refused) => {
+            log.set.mark_all();
+            log.walked(
+                dev,
+                &WalkTally {
+                    refused: 1,
+                    ..WalkTally::default()
+                },
+            );
+        }
         Ok(Rx::Off) => {}
         Err(_) => log.set.mark_all(),
     }
