@@ -56,7 +56,7 @@ stalled() {
 	local name=$1 v
 	shift
 	echo "# $name: last console lines:"
-	grep -av '^\[' "$W/$name.console" | tail -n 8 | comment
+	grep -av "^\\[" "$W/$name.console" | tail -n 12 | comment
 	dmesg | tail -n 5 | comment
 	for i in 1 2; do
 		[ $i = 1 ] || sleep 5
@@ -66,6 +66,11 @@ stalled() {
 		done
 		echo "# PF $PF_BDF: $($T pfregs "$PF_BDF" 2>&1)"
 		grep vfio /proc/interrupts | tr -s ' ' | comment
+		# The host end: did the guest's frames arrive, and did TCP take them?
+		$IP -s link show "$PEER_IF" | comment
+		awk '/^(Ip|Tcp|TcpExt):/ { if (!h[$1]) { split($0, k); h[$1] = 1 } else { l = $1; for (i = 2; i <= NF; i++) if ($i != 0) l = l " " k[i] "=" $i; print l; h[$1] = 0 } }' \
+			/proc/net/snmp /proc/net/netstat | comment
+		grep -i ':138B ' /proc/net/tcp | comment
 	done
 	# Last, as reading clears it: a cause latched in EICR blocks every later raise.
 	echo "# PF $PF_BDF: $($T pfregs "$PF_BDF" eicr 2>&1)"
@@ -132,7 +137,12 @@ qemu_stop() {
 wait_console() {
 	t0=$(up)
 	while [ "$(elapsed "$t0" | cut -d. -f1)" -lt "$3" ]; do
-		l=$(grep -a -m1 "$2" "$W/$1.console" 2>/dev/null) && { echo "$l"; return 0; }
+		if grep -aq "$2" "$W/$1.console" 2>/dev/null; then
+			# The line may still be arriving (seen: "md5=3"): read it again a moment later.
+			sleep 0.5
+			grep -a -m1 "$2" "$W/$1.console"
+			return 0
+		fi
 		qemu_alive "$1" || break
 		sleep 0.5
 	done

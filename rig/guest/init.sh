@@ -35,6 +35,8 @@ echo "GUEST:READY vfs=$n$ifs uptime=$(cut -d' ' -f1 /proc/uptime)"
 		s=$d/statistics
 		echo "GUEST:STATS ${d##*/} tx=$(cat $s/tx_packets) rx=$(cat $s/rx_packets) tx_err=$(cat $s/tx_errors) rx_err=$(cat $s/rx_errors) tx_drop=$(cat $s/tx_dropped)"
 	done
+	# TCP's view (retransmissions, checksum errors) as "name=value" pairs.
+	awk '/^Tcp:/ { if (!h) { split($0, k); h = 1 } else { l = ""; for (i = 2; i <= NF; i++) l = l " " k[i] "=" $i; print "GUEST:TCP" l } }' /proc/net/snmp
 done) &
 r=0
 while :; do
