@@ -389,3 +389,32 @@ uint64_t drx_diff(struct drx *r, struct pset *out)
 	}
 	return n;
 }
+
+int dstats_read(const char *bdf, const char *const *names, size_t n, uint64_t *v,
+		char *text, size_t size)
+{
+	char path[256], name[64];
+	unsigned long long val;
+	size_t len, seen = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), DSTATS_DIR "/%s/stats", bdf);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	len = fread(text, 1, size - 1, f);
+	text[len] = 0;
+	fclose(f);
+	for (size_t i = 0; i < n; i++) {
+		const char *l = text;
+
+		for (; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+			if (sscanf(l, "%63s %llu", name, &val) == 2 && !strcmp(name, names[i])) {
+				v[i] = val;
+				seen++;
+				break;
+			}
+		}
+	}
+	return seen == n ? 0 : -EPROTO;
+}

@@ -42,6 +42,18 @@ static inline bool bm_test(const uint64_t *bm, uint64_t i)
 	return (bm[i / 64] >> (i % 64)) & 1;
 }
 
+/* ---- the driver's debugfs counters -------------------------------------- */
+
+#define DSTATS_DIR	"/sys/kernel/debug/vfio_ixgbevf_mig"
+
+/*
+ * Reads DSTATS_DIR/<bdf>/stats ("name value" lines) into v[i] for each of the
+ * n names[i], keeping the file's text in text[size]. Returns 0, -errno of the
+ * open, or -EPROTO when a named counter is missing.
+ */
+int dstats_read(const char *bdf, const char *const *names, size_t n, uint64_t *v,
+		char *text, size_t size);
+
 /* ---- page sets over one IOVA range, 4 KiB pages ----------------------- */
 
 struct pset {

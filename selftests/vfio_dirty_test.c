@@ -694,7 +694,7 @@ TEST_F(dirty, bad_inputs)
 
 /* ---- statistics in debugfs ----------------------------------------------- */
 
-#define STATS_DIR	"/sys/kernel/debug/" MIG_DRIVER_NAME
+#define STATS_DIR	DSTATS_DIR
 
 static const char *const stat_names[] = {
 	"save_count", "save_bytes", "resume_count", "resume_bytes", "resume_refused",
@@ -704,42 +704,7 @@ static const char *const stat_names[] = {
 };
 #define NSTATS	(sizeof(stat_names) / sizeof(stat_names[0]))
 
-/*
- * Reads <debugfs>/vfio_ixgbevf_mig/<bdf>/stats into v[] (in stat_names order).
- * Returns 0, -errno of the open, or -EPROTO when a counter is missing.
- */
-static int stats_read(const char *bdf, uint64_t v[NSTATS], char *text, size_t size)
-{
-	char path[256], name[64];
-	unsigned long long val;
-	bool seen[NSTATS] = { false };
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), STATS_DIR "/%s/stats", bdf);
-	f = fopen(path, "r");
-	if (!f)
-		return -errno;
-	n = fread(text, 1, size - 1, f);
-	text[n] = 0;
-	fclose(f);
-	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-		if (sscanf(l, "%63s %llu", name, &val) != 2)
-			continue;
-		for (size_t i = 0; i < NSTATS; i++) {
-			if (!strcmp(name, stat_names[i])) {
-				v[i] = val;
-				seen[i] = true;
-			}
-		}
-	}
-	for (size_t i = 0; i < NSTATS; i++)
-		if (!seen[i])
-			return -EPROTO;
-	return 0;
-}
-
-/* Counter `name` of v[] (as filled by stats_read). */
+/* Counter `name` of v[] (as filled by dstats_read). */
 static uint64_t st(const uint64_t v[NSTATS], const char *name)
 {
 	for (size_t i = 0; i < NSTATS; i++)
@@ -762,7 +727,7 @@ TEST_F_TIMEOUT(dirty, debugfs_stats, 120)
 	if (!driver_must_log())
 		SKIP(return, "statistics are %s's, not %s's", MIG_DRIVER_NAME,
 		     getenv("MIG_DRIVER") ?: "?");
-	ret = stats_read(bdf, a, text, sizeof(text));
+	ret = dstats_read(bdf, stat_names, NSTATS, a, text, sizeof(text));
 	ASSERT_EQ(0, ret) TH_LOG(STATS_DIR "/%s/stats: %s", bdf, strerror(-ret));
 
 	traffic_up(_metadata, self, variant, true);
@@ -773,7 +738,7 @@ TEST_F_TIMEOUT(dirty, debugfs_stats, 120)
 	ASSERT_EQ(0, dlog_stop(&self->dev));
 	self->logging = false;
 
-	ret = stats_read(bdf, b, text, sizeof(text));
+	ret = dstats_read(bdf, stat_names, NSTATS, b, text, sizeof(text));
 	ASSERT_EQ(0, ret) TH_LOG("stats after the session: %s", strerror(-ret));
 	ksft_print_msg("%llu RDT writes by the test; stats:\n%s",
 		       (unsigned long long)self->rx.rdt_writes, text);

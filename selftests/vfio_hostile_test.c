@@ -50,7 +50,7 @@
 #include "vfio_util.h"
 
 #define MIG_DRIVER_NAME	"vfio_ixgbevf_mig"
-#define STATS_DIR	"/sys/kernel/debug/" MIG_DRIVER_NAME
+#define STATS_DIR	DSTATS_DIR
 
 /* IOVA layout */
 #define IOVA_DRV	0x10000000ull	/* igbvf_drv: TX ring, its RX ring, buffers */
@@ -103,30 +103,6 @@ static const char *const stat_names[NSTATS] = {
 	"walks_refused", "trap_max_ns", "trap_total_ns", "log_reports", "reset_count",
 };
 
-/* 0, -errno of the open, or -EPROTO when a counter is missing. */
-static int stats_read(const char *bdf, uint64_t v[NSTATS])
-{
-	char path[256], text[4096], name[64];
-	unsigned long long val;
-	bool seen[NSTATS] = { false };
-	size_t n;
-	FILE *f;
-
-	snprintf(path, sizeof(path), STATS_DIR "/%s/stats", bdf);
-	f = fopen(path, "r");
-	if (!f)
-		return -errno;
-	n = fread(text, 1, sizeof(text) - 1, f);
-	text[n] = 0;
-	fclose(f);
-	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-		if (sscanf(l, "%63s %llu", name, &val) != 2)
-			continue;
-		for (int i = 0; i < NSTATS; i++) {
-			if (!strcmp(name, stat_names[i])) {
-				v[i] = val;
-				seen[i] = true;
-			}
 		}
 	}
 	for (int i = 0; i < NSTATS; i++)
@@ -328,7 +304,8 @@ static void truth_buf(FIXTURE_DATA(hostile) *self, uint64_t addr, uint64_t len)
 static void snap(struct __test_metadata *_metadata, FIXTURE_DATA(hostile) *self,
 		 uint64_t v[NSTATS])
 {
-	int ret = stats_read(self->dev.bdf, v);
+	char text[4096];
+	int ret = dstats_read(self->dev.bdf, stat_names, NSTATS, v, text, sizeof(text));
 
 	ASSERT_EQ(0, ret) TH_LOG(STATS_DIR "/%s/stats: %s", self->dev.bdf, strerror(-ret));
 }
@@ -895,11 +872,32 @@ TEST_F_TIMEOUT(hostile, refused_ring_runs, 300)
 
 /* ---- still usable afterwards ------------------------------------------------------ */
 
+/*
+ * n frames from the peer into the correct ring (dirty_util's drx), every page
+ * they write recorded as ground truth; a few may be dropped under TCG.
+ */
+static void drx_frames(struct __test_metadata *_metadata, FIXTURE_DATA(hostile) *self,
+		       unsigned int n)
+{
+	uint64_t want = self->rx.frames + n;
+	int ret;
+
+	send_frames(_metadata, self, n);
+	ret = drx_wait(&self->rx, &self->truth[2], want, IGBVF_WAIT_MS, true);
+	if (ret == -ETIMEDOUT)
+		ksft_print_msg("got %llu of %llu frames (some dropped)\n",
+			       (unsigned long long)self->rx.frames, (unsigned long long)want);
+	else
+		ASSERT_EQ(0, ret) TH_LOG("%s", self->rx.err);
+	usleep(20000);
+	ASSERT_LE(0, drx_poll(&self->rx, &self->truth[2], DRX_N, true)) TH_LOG("%s", self->rx.err);
+}
+
 TEST_F_TIMEOUT(hostile, usable_after, 600)
 {
 	const unsigned int n = WALK_MAX_DESCS;
 	volatile uint8_t *ring = ring_va(self);
-	uint64_t a[NSTATS], b[NSTATS], want;
+	uint64_t a[NSTATS], b[NSTATS];
 	int ret;
 
 	if (!getenv("PEER_IF") || !*getenv("PEER_IF"))
@@ -940,16 +938,7 @@ TEST_F_TIMEOUT(hostile, usable_after, 600)
 	report(_metadata, self);
 	clear_truth(self);
 	ASSERT_EQ(0, drx_setup(&self->rx, DRX_N - 1, false)) TH_LOG("%s", self->rx.err);
-	want = self->rx.frames + 150;
-	send_frames(_metadata, self, 150);
-	ret = drx_wait(&self->rx, &self->truth[2], want, IGBVF_WAIT_MS, true);
-	if (ret == -ETIMEDOUT)
-		ksft_print_msg("got %llu of %llu frames (some dropped)\n",
-			       (unsigned long long)self->rx.frames, (unsigned long long)want);
-	else
-		ASSERT_EQ(0, ret) TH_LOG("%s", self->rx.err);
-	usleep(20000);
-	ASSERT_LE(0, drx_poll(&self->rx, &self->truth[2], DRX_N, true)) TH_LOG("%s", self->rx.err);
+	drx_frames(_metadata, self, 150);
 	ASSERT_LT(0, self->rx.frames) TH_LOG("no frame reached the VF after the hostility");
 	report(_metadata, self);
 	EXPECT_EQ(0, missed(_metadata, self, "after hostility and FLR"));
@@ -958,16 +947,7 @@ TEST_F_TIMEOUT(hostile, usable_after, 600)
 	ASSERT_EQ(0, dlog_stop(&self->dev));
 	self->logging = false;
 	log_start(_metadata, self);
-	want = self->rx.frames + 100;
-	send_frames(_metadata, self, 100);
-	ret = drx_wait(&self->rx, &self->truth[2], want, IGBVF_WAIT_MS, true);
-	if (ret == -ETIMEDOUT)
-		ksft_print_msg("got %llu of %llu frames (some dropped)\n",
-			       (unsigned long long)self->rx.frames, (unsigned long long)want);
-	else
-		ASSERT_EQ(0, ret) TH_LOG("%s", self->rx.err);
-	usleep(20000);
-	ASSERT_LE(0, drx_poll(&self->rx, &self->truth[2], DRX_N, true)) TH_LOG("%s", self->rx.err);
+	drx_frames(_metadata, self, 100);
 	report(_metadata, self);
 	EXPECT_EQ(0, missed(_metadata, self, "second session"));
 	snap(_metadata, self, b);
