@@ -13,6 +13,12 @@
  *   e2e_tool regs BDF                     print an igb VF's interrupt and queue registers and
  *                                         its MSI-X table and PBA as the host sees them (through
  *                                         sysfs; never reads a read-to-clear register)
+ *   e2e_tool nooffload IFACE              turn scatter-gather and TSO off (ethtool ioctl): the
+ *                                         rig's emulated igb drops a TX buffer whose pages are
+ *                                         not contiguous behind its vIOMMU (see e2e.sh)
+ *   e2e_tool contig PID MIB               how much of QEMU process PID's guest RAM (its smallest
+ *                                         private rw mapping of at least MIB MiB) is physically
+ *                                         contiguous, from pagemap
  *   e2e_tool pfregs BDF [eicr]            the igb PF's interrupt registers, whose bits
  *                                         22 - 3n .. 24 - 3n are VF n's vectors; "eicr" also
  *                                         reads (and so clears) EICR
@@ -30,6 +36,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -432,6 +442,77 @@ static int cmd_regs(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_nooffload(int argc, char **argv)
+{
+	static const uint32_t cmds[] = { ETHTOOL_STSO, ETHTOOL_SSG };
+	struct ethtool_value ev;
+	struct ifreq ifr;
+	unsigned int i;
+	int s;
+
+	if (argc < 1)
+		return 2;
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	if (s < 0)
+		return fail("socket");
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", argv[0]);
+	ifr.ifr_data = (void *)&ev;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		ev.cmd = cmds[i];
+		ev.data = 0;
+		if (ioctl(s, SIOCETHTOOL, &ifr))
+			return fail(argv[0]);
+	}
+	close(s);
+	return 0;
+}
+
+static int cmd_contig(int argc, char **argv)
+{
+	unsigned long lo, hi, best_lo = 0, best_hi = 0, pages, present = 0, contig = 0, va, min;
+	uint64_t e, prev = 0;
+	char path[64], line[512], perm[8];
+	FILE *f;
+	int fd;
+
+	if (argc < 2)
+		return 2;
+	min = strtoul(argv[1], NULL, 0) << 20;
+	snprintf(path, sizeof(path), "/proc/%s/maps", argv[0]);
+	f = fopen(path, "r");
+	if (!f)
+		return fail(path);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perm) == 3 && !strcmp(perm, "rw-p") &&
+		    hi - lo >= min && (!best_hi || hi - lo < best_hi - best_lo))
+			best_lo = lo, best_hi = hi;
+	fclose(f);
+	if (!best_hi) {
+		printf("no private rw mapping of %s MiB or more\n", argv[1]);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/proc/%s/pagemap", argv[0]);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return fail(path);
+	pages = (best_hi - best_lo) / 4096;
+	for (va = best_lo; va < best_hi; va += 4096) {
+		if (pread(fd, &e, 8, va / 4096 * 8) != 8)
+			return fail("pagemap");
+		if (e >> 63 & 1) {
+			present++;
+			if (prev >> 63 & 1 && (e & ((1ull << 55) - 1)) == (prev & ((1ull << 55) - 1)) + 1)
+				contig++;
+		}
+		prev = e;
+	}
+	close(fd);
+	printf("%lu MiB mapping: %lu pages present, %lu%% of present pages physically follow their predecessor\n",
+	       pages / 256, present, present ? contig * 100 / present : 0);
+	return 0;
+}
+
 static int cmd_pfregs(int argc, char **argv)
 {
 	static const struct { const char *name; uint32_t off; } r[] = {
@@ -470,9 +551,13 @@ int main(int argc, char **argv)
 		rc = cmd_relay(argc - 2, argv + 2);
 	else if (argc >= 2 && !strcmp(argv[1], "regs"))
 		rc = cmd_regs(argc - 2, argv + 2);
+	else if (argc >= 2 && !strcmp(argv[1], "nooffload"))
+		rc = cmd_nooffload(argc - 2, argv + 2);
+	else if (argc >= 2 && !strcmp(argv[1], "contig"))
+		rc = cmd_contig(argc - 2, argv + 2);
 	else if (argc >= 2 && !strcmp(argv[1], "pfregs"))
 		rc = cmd_pfregs(argc - 2, argv + 2);
 	if (rc == 2)
-		fprintf(stderr, "usage: e2e_tool send|recv|mon|relay|regs|pfregs ... (see the source's header)\n");
+		fprintf(stderr, "usage: e2e_tool send|recv|mon|relay|regs|nooffload|contig|pfregs ... (see the source's header)\n");
 	return rc;
 }
