@@ -103,14 +103,6 @@ static const char *const stat_names[NSTATS] = {
 	"walks_refused", "trap_max_ns", "trap_total_ns", "log_reports", "reset_count",
 };
 
-		}
-	}
-	for (int i = 0; i < NSTATS; i++)
-		if (!seen[i])
-			return -EPROTO;
-	return 0;
-}
-
 #define D(k)	((unsigned long long)(b[k] - a[k]))
 
 /* ---- fixture ---------------------------------------------------------------- */
