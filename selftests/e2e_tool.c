@@ -537,26 +537,22 @@ static int cmd_pfregs(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	static const struct {
+		const char *name;
+		int (*run)(int argc, char **argv);
+	} cmds[] = {
+		{ "send", cmd_send }, { "recv", cmd_recv }, { "mon", cmd_mon },
+		{ "relay", cmd_relay }, { "regs", cmd_regs }, { "nooffload", cmd_nooffload },
+		{ "contig", cmd_contig }, { "pfregs", cmd_pfregs },
+	};
+	unsigned int i;
 	int rc = 2;
 
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc >= 2 && !strcmp(argv[1], "send"))
-		rc = cmd_send(argc - 2, argv + 2);
-	else if (argc >= 2 && !strcmp(argv[1], "recv"))
-		rc = cmd_recv(argc - 2, argv + 2);
-	else if (argc >= 2 && !strcmp(argv[1], "mon"))
-		rc = cmd_mon(argc - 2, argv + 2);
-	else if (argc >= 2 && !strcmp(argv[1], "relay"))
-		rc = cmd_relay(argc - 2, argv + 2);
-	else if (argc >= 2 && !strcmp(argv[1], "regs"))
-		rc = cmd_regs(argc - 2, argv + 2);
-	else if (argc >= 2 && !strcmp(argv[1], "nooffload"))
-		rc = cmd_nooffload(argc - 2, argv + 2);
-	else if (argc >= 2 && !strcmp(argv[1], "contig"))
-		rc = cmd_contig(argc - 2, argv + 2);
-	else if (argc >= 2 && !strcmp(argv[1], "pfregs"))
-		rc = cmd_pfregs(argc - 2, argv + 2);
+	for (i = 0; argc >= 2 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			rc = cmds[i].run(argc - 2, argv + 2);
 	if (rc == 2)
 		fprintf(stderr, "usage: e2e_tool send|recv|mon|relay|regs|nooffload|contig|pfregs ... (see the source's header)\n");
 	return rc;
