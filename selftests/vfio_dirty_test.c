@@ -74,6 +74,17 @@ FIXTURE_VARIANT_ADD(dirty, group) {
 	.straddle_pct = 60,
 };
 
+/*
+ * Buffers inside one page, as igbvf and ixgbevf post them (page halves): the
+ * false-positive figures of a real guest. The variants above put 30 and 60 %
+ * of the buffers across a page end, whose second page a short frame leaves
+ * untouched although the whole buffer must be reported once it is re-posted.
+ */
+FIXTURE_VARIANT_ADD(dirty, aligned) {
+	.mode = VFIO_MODE_CDEV_IOMMUFD,
+	.straddle_pct = 0,
+};
+
 FIXTURE_SETUP(dirty)
 {
 	const char *bdf = getenv("VF_BDF");
@@ -677,8 +688,15 @@ TEST_F(dirty, bad_inputs)
 	EXPECT_TRUE(ret == 0 || ret == -EFAULT);
 	munmap(ro, 4 * DPAGE);
 
-	/* The session survived: the RX ring is reported, STOP/START work. */
+	/*
+	 * The session survived: a report while the device is quiesced (when every
+	 * ring and recorded buffer is due) carries the RX ring; STOP/START work.
+	 */
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING_P2P, NULL))
+		TH_LOG("RUNNING_P2P: %s", vfio_errmsg());
 	report(_metadata, self);
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING, NULL))
+		TH_LOG("RUNNING: %s", vfio_errmsg());
 	EXPECT_TRUE(self->rep[0].on[(rxr_page - IOVA_DRV) / DPAGE])
 		TH_LOG("RX ring page 0x%llx not reported after the bad inputs",
 		       (unsigned long long)rxr_page);

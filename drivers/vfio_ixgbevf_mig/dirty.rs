@@ -6,20 +6,31 @@
 //! descriptor rings (write-back), RX buffers, and TX write-back (descriptor DD bits or the head
 //! write-back word). RX write-back overwrites buffer addresses, so buffers are captured when
 //! the guest hands them over, on its RX tail (RDT) writes: the BAR0 pages holding RX tails are
-//! left out of the sparse mmap (`pure::region`), every write to them reaches
-//! [`Dirty::bar0_write`], and while logging it walks the newly posted descriptors through the
-//! device's IOMMU view (`pure::ring`) and marks their buffers in the dirty set (`pure::dirty`)
-//! *before* forwarding the write, so the device cannot use a buffer that is not marked yet.
+//! left out of the sparse mmap (`pure::region`), every write to them reaches [`bar0_write`],
+//! and while logging it walks the newly posted descriptors through the device's DMA view
+//! (`pure::ring`), marks their buffers in the dirty set (`pure::dirty`) and only then forwards
+//! the tail to the device, all under the log lock (`Dirty::log`), so the device cannot fetch
+//! a descriptor whose buffer is not marked yet and no report can run in between.
 //!
 //! A report marks, besides what the trap recorded, the rings and write-back words from the
-//! current registers and the buffers of every descriptor the device still owns (head..tail);
-//! those are marked again right after the report clears the set, because the device may fill
-//! them after this report. Nothing the device can write is ever missing from a report (zero
-//! false negatives); the price is re-reporting rings and owned buffers (false positives).
+//! current registers and the buffers of every descriptor the device may still write: those in
+//! `RDH..RDT` and those before `RDH` still in read format (fetched into the descriptor cache
+//! but not written back; `RxRing::owned_from`). Those buffers are collected in a second,
+//! bounded set and marked again right after the report clears the set, because the device may
+//! fill them after this report. The protocol and its invariant are in
+//! `docs/dirty-tracking.md`; `pure::interleave` checks it against every interleaving of small
+//! configurations.
+//!
+//! Only an aligned 32-bit write may touch a trapped page (anything else is refused with
+//! EINVAL before it reaches the device), and no ioeventfd may be placed there, so no path
+//! puts a value into an RX tail without passing the trap.
 //!
 //! Guest memory is hostile: the walker bounds its work per call, reads only through the
-//! device's IOMMU domain, and skips (and counts) unmapped or absurd addresses. A guest that
-//! rewrites a descriptor after posting it can only hide its own DMA from its own migration.
+//! device's DMA view (`vfio::DmaView`: the container's locked copy for type1, a paging
+//! IOMMU domain held stable by the device set lock for iommufd), and skips (and counts)
+//! unmapped or absurd addresses. A view that cannot be read safely marks everything. A guest
+//! that rewrites a descriptor after posting it can only hide its own DMA from its own
+//! migration.
 
 use crate::pure::{
     access::{Access, Region},
@@ -30,22 +41,29 @@ use crate::pure::{
     io::RegIo,
     map::RegMap,
     pages::PageSet,
-    ranges::{DirtySink, Extent, Span, MIN_PAGE_SIZE},
+    ranges::{round_out, tracking_page_size, DirtySink, Extent, Span},
     region,
-    regs::{QueueReg, RegRef},
-    ring::{dma_address, RxRing, WalkTally},
+    regs::{QueueReg, RegOffset, RegRef},
+    ring::{dma_address, GuestMem, RxRing, WalkTally, DESC_LEN},
+    slots::{slots_storage, Posted, Slots},
     stats::Counter,
 };
-use crate::vfio::{log_ratelimit, now_ns, Bar0, Device, IommuMem, IovaBitmap, Vma};
+use crate::vfio::{
+    debug_race_delay, eopnotsupp, log_ratelimit, now_ns, Bar0, Device, DmaView, IovaBitmap, Vma,
+};
 use crate::MigDevice;
 use kernel::{
+    alloc::KVVec,
     new_mutex,
     prelude::*,
     sync::Mutex,
     uaccess::{UserPtr, UserSlice},
 };
 
-/// Extents of dirty-set storage (16 bytes each): 64 KiB per logging session.
+/// Extents of dirty-set storage (16 bytes each): 64 KiB per set, two sets per logging
+/// session, allocated at start with the slot table (4096 entries of 24 bytes per RX queue:
+/// 192 KiB for an igbvf, 768 KiB for an 8-queue ixgbevf, vmalloc). Nothing a report or a
+/// trap does allocates.
 const STORAGE_EXTENTS: usize = 4096;
 /// Most RX queues of any supported VF.
 const MAX_QUEUES: usize = crate::pure::family::MAX_QUEUES as usize;
@@ -54,9 +72,19 @@ const TAIL_UNKNOWN: u32 = u32::MAX;
 
 /// A logging session: `log_start` to `log_stop`.
 struct Logging {
+    /// What the device may have written since the last report.
     set: DirtySet<KVec<Extent>>,
+    /// Scratch of `report`: the buffers the device still owned on untracked queues when the
+    /// report walked, marked again after the clear. Same ranges as `set`, its own bounded
+    /// storage.
+    owned: DirtySet<KVec<Extent>>,
+    /// The buffers of every posted RX descriptor per ring slot, until the device is done
+    /// with them (precise tracking, `pure::slots`).
+    slots: Slots<KVVec<Posted>>,
     /// RX tail last handed to the device, per queue (what the next trap walks from).
     tails: [u32; MAX_QUEUES],
+    /// TX head at the last pass, per queue ([`tx_active`]).
+    tx_heads: [u32; MAX_QUEUES],
     /// The session's walks (the device's statistics sum every session's).
     walks: WalkTally,
 }
@@ -74,8 +102,10 @@ impl Logging {
 pub(crate) struct Dirty {
     /// BAR0 pages kept out of the mmap; empty when the `dirty_tracking` parameter is off.
     trapped: PageSet,
-    /// The logging session, if any. Taken after the state mutex by the log ops, and alone by
-    /// the RX tail trap.
+    /// The logging session, if any. Every write to a trapped page is forwarded to the device
+    /// while holding this lock, and the log ops hold it for their whole work, so a tail
+    /// write is walked, marked and forwarded as one step with respect to start, report and
+    /// stop. Lock order: device set lock (`DmaView`), state mutex, this.
     #[pin]
     log: Mutex<Option<Logging>>,
 }
@@ -187,111 +217,219 @@ fn rx_ring(bar: &Bar0<'_>, model: &VfModel, q: u8) -> Result<Rx> {
     })
 }
 
-/// Walks every descriptor in `from..to` through the device's IOMMU view
-/// ([`RxRing::walk_all`], bounded), adding to `tally`. A walk the walker refuses (indices
-/// outside the ring) leaves the device's behaviour unknown: `false`, and the caller marks
-/// everything logged.
-fn walk_all(
-    dev: &Device<MigDevice>,
-    ring: &RxRing,
-    from: u32,
-    to: u32,
+/// Both sets of a report at once: what the device owns on an untracked queue goes into the
+/// set being reported and into the scratch set that is marked again after the clear.
+struct Both<'a, A, B>(&'a mut A, &'a mut B);
+
+impl<A: DirtySink, B: DirtySink> DirtySink for Both<'_, A, B> {
+    fn mark(&mut self, iova: u64, len: u64) {
+        self.0.mark(iova, len);
+        self.1.mark(iova, len);
+    }
+}
+
+/// What a pass over the queues is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// `DMA_LOGGING_START`: record what the device owns (the first pre-copy pass copies
+    /// everything anyway).
+    Start,
+    /// A report; `quiesced`: the device is stopped, so every recorded buffer is marked.
+    Report { quiesced: bool },
+}
+
+/// One RX queue of [`scan_queues`]: marks the ring, then either retires the slots the device
+/// finished with (precise, ring tracked per slot), or records what it owns (no records for
+/// this ring yet; marked too in a report), or, for a ring too long to track, marks the owned
+/// buffers into both sets (conservative). Returns `false` when what the device owns is
+/// unknown.
+fn scan_rx(
+    log: &mut Logging,
+    q: u8,
+    (ring, head, tail): (&RxRing, u32, u32),
+    view: &mut DmaView<'_>,
+    pass: Pass,
     tally: &mut WalkTally,
-    sink: &mut dyn DirtySink,
 ) -> bool {
-    let mut mem = IommuMem::new(dev.core().pci());
-    ring.walk_all(from, to, &mut mem, sink, tally)
+    let Logging {
+        set, owned, slots, ..
+    } = log;
+    let span = ring.span();
+    if !(pass != Pass::Start && slots.tracks(q, ring)) {
+        // A tracked ring's writes (descriptor write-backs) are marked per slot as the slots
+        // retire; any other ring may have been written anywhere.
+        set.mark(span.iova, span.len);
+    }
+    if !Slots::<KVVec<Posted>>::trackable(ring) {
+        slots.drain(q, set);
+        return match pass {
+            Pass::Start => ring.walk_owned(head, tail, view, set, tally),
+            Pass::Report { .. } => ring.walk_owned(head, tail, view, &mut Both(set, owned), tally),
+        };
+    }
+    if pass != Pass::Start && slots.tracks(q, ring) {
+        // From the oldest descriptor not written back (`RxRing::owned_from`), not from RDH:
+        // the device may have fetched descriptors it has not filled yet.
+        return match ring.owned_from(head, tail, view) {
+            Ok(o) if !o.truncated() => {
+                tally.add_scan(&o);
+                let written = |slot: u32| {
+                    let mut desc = [0u8; DESC_LEN as usize];
+                    let at = ring.span().iova + u64::from(slot) * u64::from(DESC_LEN);
+                    view.read(at, &mut desc).ok()?;
+                    ring.written_len(&desc)
+                };
+                slots.retire_done_with(q, ring.owned_walks(&o, tail), written, set);
+                true
+            }
+            _ => {
+                tally.refuse();
+                false
+            }
+        };
+    }
+    let known = match slots.recorder(q, ring, set) {
+        Some(mut rec) => ring.walk_owned(head, tail, view, &mut rec, tally),
+        None => false,
+    };
+    if pass != Pass::Start {
+        slots.mark_pending(q, set);
+    }
+    known
+}
+
+/// Whether a pass must mark queue `q`'s TX ring and head write-back word: the device writes
+/// them (descriptor DD bits, the head) only while it processes descriptors, which moves
+/// TDH. A queue whose TDH did not move since the last report and holds no unprocessed
+/// descriptor (TDH == TDT) is skipped. A write-back the device still owes for such a queue
+/// (batched by WTHRESH) is caught by the next report after TDH moves, and at the latest by a
+/// report while the device is quiesced, which marks every TX area.
+fn tx_active(bar: &Bar0<'_>, map: &RegMap, log: &mut Logging, q: u8, pass: Pass) -> Result<bool> {
+    let head = read(bar, map, QueueReg::Tdh, q)?;
+    let tail = read(bar, map, QueueReg::Tdt, q)?;
+    let last = log.tx_heads.get_mut(usize::from(q)).ok_or(EINVAL)?;
+    let moved = core::mem::replace(last, head) != head;
+    Ok(match pass {
+        Pass::Start | Pass::Report { quiesced: true } => true,
+        Pass::Report { quiesced: false } => moved || head != tail,
+    })
 }
 
 /// Marks everything the device may write on its own account (rings, write-back words) and
-/// the buffers of descriptors it owns (head..tail), from the current registers.
-fn mark_owned(
+/// the buffers of descriptors it may have filled, from the current registers (see
+/// [`scan_rx`]). Returns `false` when that cannot be known (a refused ring or walk, an
+/// unsafe view, unreadable registers): the caller marks everything.
+fn scan_queues(
     dev: &Device<MigDevice>,
     bar: &Bar0<'_>,
+    view: &mut DmaView<'_>,
     log: &mut Logging,
-    sink: &mut dyn DirtySink,
-) -> Result {
+    pass: Pass,
+    tally: &mut WalkTally,
+) -> Result<bool> {
     let model = &dev.data().model;
     let map = model.regs();
+    let mut known = true;
     for q in 0..model.geometry.queues {
-        let mut tally = WalkTally::default();
         match rx_ring(bar, model, q)? {
             Rx::Ring(ring, head, tail) => {
-                let span = ring.span();
-                sink.mark(span.iova, span.len);
-                if !walk_all(dev, &ring, head, tail, &mut tally, sink) {
-                    log.set.mark_all();
-                }
+                known &= scan_rx(log, q, (&ring, head, tail), view, pass, tally);
             }
             Rx::Refused => {
+                log.slots.drain(q, &mut log.set);
                 tally.refuse();
-                log.set.mark_all();
+                known = false;
             }
-            Rx::Off => {}
+            Rx::Off => log.slots.drain(q, &mut log.set),
         }
-        log.walked(dev, &tally);
-        let tdba = dma_address(
-            read(bar, &map, QueueReg::Tdbal, q)?,
-            read(bar, &map, QueueReg::Tdbah, q)?,
-        );
-        if let Some(s) = tx_ring_range(tdba, read(bar, &map, QueueReg::Tdlen, q)?) {
-            sink.mark(s.iova, s.len);
+        if pass == (Pass::Report { quiesced: true }) {
+            log.slots.mark_pending(q, &mut log.set);
         }
-        let wb = tx_head_wb_range(
-            read(bar, &map, QueueReg::Tdwbal, q)?,
-            read(bar, &map, QueueReg::Tdwbah, q)?,
-        );
-        if let Some(s) = wb {
-            sink.mark(s.iova, s.len);
-        }
-    }
-    Ok(())
-}
-
-/// A sink collecting spans into a vector (for marking again after a report).
-struct Collect(KVec<Span>, bool);
-
-impl DirtySink for Collect {
-    fn mark(&mut self, iova: u64, len: u64) {
-        // On allocation failure remember it: the caller then marks everything instead.
-        if self.0.push(Span { iova, len }, GFP_KERNEL).is_err() {
-            self.1 = true;
+        if tx_active(bar, &map, log, q, pass)? {
+            let tdba = dma_address(
+                read(bar, &map, QueueReg::Tdbal, q)?,
+                read(bar, &map, QueueReg::Tdbah, q)?,
+            );
+            if let Some(s) = tx_ring_range(tdba, read(bar, &map, QueueReg::Tdlen, q)?) {
+                log.set.mark(s.iova, s.len);
+            }
+            let wb = tx_head_wb_range(
+                read(bar, &map, QueueReg::Tdwbal, q)?,
+                read(bar, &map, QueueReg::Tdwbah, q)?,
+            );
+            if let Some(s) = wb {
+                log.set.mark(s.iova, s.len);
+            }
         }
     }
+    Ok(known && !bar.failed() && !view.unsafe_seen())
 }
 
-/// `log_start`: refuses a second start (`EBUSY`); returns the page size used.
+/// Counts a walk that could not trust what it read (see [`scan_queues`]).
+fn count_unknown(dev: &Device<MigDevice>, view: &DmaView<'_>) {
+    if view.unsafe_seen() {
+        dev.data().stats.inc(Counter::ViewUnsafe);
+    }
+}
+
+/// A dirty set over `ranges` (rounded out to `page`) in freshly allocated bounded storage.
+fn new_set(ranges: &[Span], page: u64) -> Result<DirtySet<KVec<Extent>>> {
+    let cap = STORAGE_EXTENTS.max(min_storage(ranges.len()));
+    let storage = KVec::from_elem(Extent::EMPTY, cap, GFP_KERNEL)?;
+    DirtySet::new(storage, page, ranges.iter().copied()).map_err(|e| {
+        if log_ratelimit() {
+            pr_err!("dma logging: ranges refused: {}\n", e);
+        }
+        Error::from_errno(-e.errno())
+    })
+}
+
+/// `log_start`: refuses a second start (`EBUSY`) and a device whose DMA cannot be read back
+/// safely (`EOPNOTSUPP`: no paging IOMMU domain); returns the page size used.
 pub(crate) fn start(dev: &Device<MigDevice>, ranges: &[Span], page_size: u64) -> Result<u64> {
     let data = dev.data();
+    let mut view = dev.core().dma_view();
     let _state = data.state.lock();
     let mut log = data.dirty.log.lock();
     if log.is_some() {
         return Err(EBUSY);
     }
-    let page = page_size.max(MIN_PAGE_SIZE);
-    let cap = STORAGE_EXTENTS.max(min_storage(ranges.len()));
-    let storage = KVec::from_elem(Extent::EMPTY, cap, GFP_KERNEL)?;
-    let set = DirtySet::new(storage, page, ranges.iter().copied()).map_err(|e| {
+    if !view.paging() {
         if log_ratelimit() {
-            pr_err!("dma logging: ranges refused: {}\n", e);
+            pr_err!(
+                "{}: dma logging needs a paging IOMMU domain (identity, nested or none found)\n",
+                dev.core().pci().name()
+            );
         }
-        Error::from_errno(-e.errno())
-    })?;
+        return Err(eopnotsupp());
+    }
+    // The core validated the ranges against the page size asked for; a clamped page size
+    // needs them rounded outward.
+    let page = tracking_page_size(page_size).ok_or(EINVAL)?;
+    let mut spans = KVec::with_capacity(ranges.len(), GFP_KERNEL)?;
+    for r in ranges {
+        spans.push(*r, GFP_KERNEL)?;
+    }
+    let n = round_out(&mut spans, page).map_err(|e| Error::from_errno(-e.errno()))?;
+    let spans = spans.get(..n).ok_or(EINVAL)?;
+    let queues = slots_storage(data.model.geometry.queues);
+    let slots = KVVec::from_elem(Posted::default(), queues, GFP_KERNEL)?;
     let mut session = Logging {
-        set,
+        set: new_set(spans, page)?,
+        owned: new_set(spans, page)?,
+        slots: Slots::new(slots).ok_or(ENOMEM)?,
         tails: [0; MAX_QUEUES],
+        tx_heads: [0; MAX_QUEUES],
         walks: WalkTally::default(),
     };
     let bar = dev.core().bar0().ok_or(EIO)?;
-    // Buffers posted before logging started are owned by the device right now.
-    let mut owned = Collect(KVec::new(), false);
-    mark_owned(dev, &bar, &mut session, &mut owned)?;
-    for s in owned.0.iter() {
-        session.set.mark(s.iova, s.len);
-    }
-    if owned.1 {
+    // Buffers posted before logging started are the device's right now: recorded.
+    let mut tally = WalkTally::default();
+    if !scan_queues(dev, &bar, &mut view, &mut session, Pass::Start, &mut tally)? {
+        count_unknown(dev, &view);
         session.set.mark_all();
     }
+    session.walked(dev, &tally);
     let map = data.model.regs();
     for q in 0..data.model.geometry.queues {
         if let Some(t) = session.tails.get_mut(usize::from(q)) {
@@ -320,7 +458,8 @@ pub(crate) fn stop(dev: &Device<MigDevice>) -> Result {
     Ok(())
 }
 
-/// `log_read_and_clear`: everything dirty in `[iova, iova + len)` into `bitmap`, then clean.
+/// `log_read_and_clear`: everything dirty in `[iova, iova + len)` into `bitmap`, then clean
+/// except what the device may still write.
 pub(crate) fn report(
     dev: &Device<MigDevice>,
     iova: u64,
@@ -328,20 +467,25 @@ pub(crate) fn report(
     bitmap: &mut IovaBitmap,
 ) -> Result {
     let data = dev.data();
-    let _state = data.state.lock();
+    let mut view = dev.core().dma_view();
+    let state = data.state.lock();
     let mut guard = data.dirty.log.lock();
     let log = guard.as_mut().ok_or(EINVAL)?;
     let bar = dev.core().bar0().ok_or(EIO)?;
-    let mut owned = Collect(KVec::new(), false);
-    mark_owned(dev, &bar, log, &mut owned)?;
-    if bar.failed() || owned.1 {
-        // Registers unreadable (memory decoding off) or no memory for the list: assume the
-        // worst rather than miss a page.
+    log.owned.clear();
+    let pass = Pass::Report {
+        quiesced: state.quiesced(),
+    };
+    let mut tally = WalkTally::default();
+    if !scan_queues(dev, &bar, &mut view, log, pass, &mut tally)? {
+        // Registers unreadable (memory decoding off), an unsafe view or a refused walk:
+        // assume the worst rather than miss a page.
+        count_unknown(dev, &view);
         log.set.mark_all();
+        log.owned.mark_all();
     }
-    for s in owned.0.iter() {
-        log.set.mark(s.iova, s.len);
-    }
+    log.walked(dev, &tally);
+    debug_race_delay();
     let shift = log.set.page_size().trailing_zeros();
     let pages = log
         .set
@@ -350,150 +494,204 @@ pub(crate) fn report(
             bitmap.set(start, bytes)
         })
         .map_err(|e| Error::from_errno(-e.errno()))?;
+    debug_race_delay();
+    // What the device owned on untracked queues may be written after this report: keep it
+    // dirty. (Tracked queues keep theirs in the slot table.)
+    let Logging { set, owned, .. } = log;
+    owned.for_each_run(set);
     data.stats.inc(Counter::LogReports);
     data.stats.add(Counter::DirtyPagesReported, pages);
-    // What the device owns now may be written after this report: keep it dirty.
-    for s in owned.0.iter() {
-        log.set.mark(s.iova, s.len);
-    }
-    if bar.failed() || owned.1 {
-        log.set.mark_all();
+    Ok(())
+}
+
+/// `VFIO_DEVICE_IOEVENTFD`: refuses (EINVAL) an ioeventfd on a trapped BAR0 page, which
+/// would let KVM write an RX tail without the trap; anything else is the core's.
+pub(crate) fn check_ioeventfd(dev: &Device<MigDevice>, arg: usize) -> Result {
+    // struct vfio_device_ioeventfd: argsz, flags (access size bits 3:0), offset, ...
+    let mut r = UserSlice::new(arg as UserPtr, 16).reader();
+    let _argsz: u32 = r.read()?;
+    let flags: u32 = r.read()?;
+    let offset: u64 = r.read()?;
+    let size = 1u64 << (u32::BITS - (flags & 0xf).leading_zeros()).saturating_sub(1);
+    let Some(a) = Access::decode(i64::try_from(offset).unwrap_or(-1), 0) else {
+        return Ok(());
+    };
+    if a.region == Region::Bar(0) && dev.data().dirty.trapped().touches(a.offset, size) {
+        dev.data().stats.inc(Counter::WritesRefused);
+        if log_ratelimit() {
+            pr_info!(
+                "{}: ioeventfd on trapped BAR0 offset {:#x} refused\n",
+                dev.core().pci().name(),
+                a.offset
+            );
+        }
+        return Err(EINVAL);
     }
     Ok(())
 }
 
-/// The chained write handler saw a write of `len` bytes at BAR0 `offset` from user `buf`,
-/// about to be forwarded. While logging, an RX tail write first has its newly posted
-/// descriptors walked and their buffers marked.
-pub(crate) fn bar0_write(dev: &Device<MigDevice>, offset: u64, buf: UserPtr, len: usize) -> Result {
+/// A write of `len` bytes at BAR0 `a.offset`, touching a trapped page. Only an aligned
+/// 32-bit register write is taken (EINVAL otherwise, nothing written): every register on
+/// these pages is 32 bits wide, and a wider or partial write could carry an RX tail past the
+/// trap. The value is read once, and the write is forwarded under the log lock: while
+/// logging, an RX tail write first has its newly posted descriptors walked and their buffers
+/// marked, and a write that reprograms a ring marks the old ring.
+pub(crate) fn bar0_write(
+    dev: &Device<MigDevice>,
+    a: Access,
+    buf: UserPtr,
+    pos: &mut i64,
+) -> Result<isize> {
     let data = dev.data();
-    // A write of up to 8 bytes touches at most two registers; look at the first and last byte.
-    let last = offset.saturating_add(len.saturating_sub(1) as u64);
-    let map = data.model.regs();
-    let rdt = |at| match map.locate(at) {
+    let Some(off) = a.bar0_dword().and_then(|o| RegOffset::new(u64::from(o))) else {
+        data.stats.inc(Counter::WritesRefused);
+        if log_ratelimit() {
+            pr_info!(
+                "{}: {}-byte write at trapped BAR0 offset {:#x} refused (32-bit registers only)\n",
+                dev.core().pci().name(),
+                a.len,
+                a.offset
+            );
+        }
+        return Err(EINVAL);
+    };
+    let value: u32 = UserSlice::new(buf, 4).reader().read()?;
+    let reg = data.model.regs().locate(a.offset);
+    if matches!(
+        reg,
         Some(RegRef::Queue {
             reg: QueueReg::Rdt,
-            queue,
-        }) => Some(queue),
-        _ => None,
+            ..
+        })
+    ) {
+        data.stats.inc(Counter::TailWrites);
+    }
+    let Some(bar) = dev.core().bar0() else {
+        // BAR0 could not be mapped at open: logging cannot start, so the core's own path
+        // is as good (it re-reads the value, which no walk depends on).
+        return dev.core().write(buf, 4, pos);
     };
-    // A write that reprograms an RX ring (its head, base, length, buffer layout or enable)
-    // makes the tail seen last meaningless: DPDK, for one, writes RDH = 0 and then RDT =
-    // n - 1 without RDT = 0 first. The next RDT write then walks from the device's head.
-    let reprogram = |at| match map.locate(at) {
-        Some(RegRef::Queue {
-            reg:
-                QueueReg::Rdh
-                | QueueReg::Rdbal
-                | QueueReg::Rdbah
-                | QueueReg::Rdlen
-                | QueueReg::Srrctl
-                | QueueReg::Rxdctl,
-            queue,
-        }) => Some(queue),
-        _ => None,
+    let mut guard = data.dirty.log.lock();
+    if guard.is_some() {
+        // Take the view first (lock order): START may run meanwhile, so look again.
+        drop(guard);
+        let mut view = dev.core().dma_view();
+        guard = data.dirty.log.lock();
+        if let Some(log) = guard.as_mut() {
+            trapped(dev, log, &bar, &mut view, reg, value);
+            debug_race_delay();
+        }
+    }
+    bar.write32(off, value);
+    drop(guard);
+    if bar.failed() {
+        // Memory decoding off, as the core's own write would report.
+        return Err(EIO);
+    }
+    *pos = pos.saturating_add(4);
+    Ok(4)
+}
+
+/// While logging: what a write of `value` to `reg` (about to be forwarded) means for the
+/// session.
+fn trapped(
+    dev: &Device<MigDevice>,
+    log: &mut Logging,
+    bar: &Bar0<'_>,
+    view: &mut DmaView<'_>,
+    reg: Option<RegRef>,
+    value: u32,
+) {
+    let Some(RegRef::Queue { reg, queue }) = reg else {
+        return;
     };
-    if let Some(queue) = reprogram(offset).or_else(|| reprogram(last)) {
-        if let Some(log) = data.dirty.log.lock().as_mut() {
+    match reg {
+        QueueReg::Rdt => {
+            let start = now_ns();
+            trap_tail(dev, log, bar, view, queue, value);
+            dev.data().stats.trap(now_ns().saturating_sub(start));
+        }
+        // A write that reprograms an RX ring (its head, base, length, buffer layout or
+        // enable) makes the tail seen last meaningless: DPDK, for one, writes RDH = 0 and
+        // then RDT = n - 1 without RDT = 0 first. The next RDT write then walks from what
+        // the device still owns. The ring may move: what the device wrote at the old place
+        // since the last report must still be reported.
+        QueueReg::Rdh
+        | QueueReg::Rdbal
+        | QueueReg::Rdbah
+        | QueueReg::Rdlen
+        | QueueReg::Srrctl
+        | QueueReg::Rxdctl => {
             if let Some(t) = log.tails.get_mut(usize::from(queue)) {
                 *t = TAIL_UNKNOWN;
             }
-            // The ring may move: what the device wrote at the old place since the last
-            // report must still be reported.
-            match dev
-                .core()
-                .bar0()
-                .map(|bar| rx_ring(&bar, &data.model, queue))
-            {
-                Some(Ok(Rx::Ring(ring, _, _))) => {
+            log.slots.drain(queue, &mut log.set);
+            match rx_ring(bar, &dev.data().model, queue) {
+                Ok(Rx::Ring(ring, _, _)) if !bar.failed() => {
                     let span = ring.span();
                     log.set.mark(span.iova, span.len);
                 }
-                Some(Ok(Rx::Off)) => {}
+                Ok(Rx::Off) if !bar.failed() => {}
                 _ => log.set.mark_all(),
             }
         }
+        _ => {}
     }
-    let Some(queue) = rdt(offset).or_else(|| rdt(last)) else {
-        return Ok(());
-    };
-    data.stats.inc(Counter::TailWrites);
-    let mut guard = data.dirty.log.lock();
-    let Some(log) = guard.as_mut() else {
-        return Ok(());
-    };
-    let start = now_ns();
-    let res = trap_tail(dev, log, queue, offset, buf, len);
-    data.stats.trap(now_ns().saturating_sub(start));
-    res
 }
 
-/// A write of `len` bytes at BAR0 `offset` touching the RX tail of `queue`, while logging:
-/// walks the descriptors it posts and marks their buffers (or everything, when the new tail
-/// cannot be known).
+/// An RX tail write of `new_tail` to `queue`, while logging, before it is forwarded: walks
+/// the descriptors it posts and marks their buffers (or everything, when that cannot be
+/// known).
 fn trap_tail(
     dev: &Device<MigDevice>,
     log: &mut Logging,
+    bar: &Bar0<'_>,
+    view: &mut DmaView<'_>,
     queue: u8,
-    offset: u64,
-    buf: UserPtr,
-    len: usize,
-) -> Result {
+    new_tail: u32,
+) {
     let data = dev.data();
-    if len != 4 || offset & 3 != 0 {
-        // A partial or wider write touching a tail: unusual enough not to decode; the new
-        // tail is unknown, so everything logged counts as dirty.
-        log.set.mark_all();
-        return Ok(());
-    }
-    let new_tail: u32 = UserSlice::new(buf, 4).reader().read()?;
-    let Some(bar) = dev.core().bar0() else {
-        log.set.mark_all();
-        return Ok(());
-    };
     let Some(from) = log.tails.get(usize::from(queue)).copied() else {
-        return Ok(());
+        return;
     };
-    match rx_ring(&bar, &data.model, queue) {
+    let mut tally = WalkTally::default();
+    let known = match rx_ring(bar, &data.model, queue) {
         Ok(Rx::Ring(ring, head, tail)) => {
+            let outside = log.set.stats().outside;
+            let Logging { set, slots, .. } = &mut *log;
             // The tail the device has differs from the last one trapped, or the ring was
             // reprogrammed since: a reset (FLR or the VF's own CTRL.RST) or a reprogram
-            // without a trapped tail write. Everything from the head on is new then.
-            let from = if from == TAIL_UNKNOWN || from != tail {
-                head
-            } else {
-                from
+            // without a trapped tail write. Everything the device may still own is new then.
+            let reset = from == TAIL_UNKNOWN || from != tail;
+            let known = match slots.recorder(queue, &ring, set) {
+                Some(mut rec) if reset => {
+                    ring.walk_owned(head, new_tail, view, &mut rec, &mut tally)
+                }
+                Some(mut rec) => ring.walk_all(from, new_tail, view, &mut rec, &mut tally),
+                None if reset => ring.walk_owned(head, new_tail, view, set, &mut tally),
+                None => ring.walk_all(from, new_tail, view, set, &mut tally),
             };
-            let mut tally = WalkTally::default();
-            let outside = log.set.stats().outside;
-            if !walk_all(dev, &ring, from, new_tail, &mut tally, &mut log.set) {
-                log.set.mark_all();
-            }
             // Buffers entirely outside the logged ranges (ignored by the set): garbage
-            // addresses as far as this device's migration goes.
+            // addresses as far as this device's migration goes. (Recorded buffers count when
+            // they are marked.)
             tally.skipped = tally
                 .skipped
                 .saturating_add(log.set.stats().outside.saturating_sub(outside));
-            log.walked(dev, &tally);
+            known
         }
         Ok(Rx::Refused) => {
-            log.set.mark_all();
-            log.walked(
-                dev,
-                &WalkTally {
-                    refused: 1,
-                    ..WalkTally::default()
-                },
-            );
+            tally.refuse();
+            false
         }
-        Ok(Rx::Off) => {}
-        Err(_) => log.set.mark_all(),
-    }
-    if bar.failed() {
+        Ok(Rx::Off) => true,
+        Err(_) => false,
+    };
+    log.walked(dev, &tally);
+    if !known || bar.failed() || view.unsafe_seen() {
+        count_unknown(dev, view);
         log.set.mark_all();
     }
     if let Some(t) = log.tails.get_mut(usize::from(queue)) {
         *t = new_tail;
     }
-    Ok(())
 }

@@ -175,22 +175,89 @@ unsigned long mig_vma_len(struct vm_area_struct *vma)
 }
 
 /*
- * Reads [iova, iova + len), inside one page, as the device would: through the IOMMU domain
- * the device is attached to (type1 or iommufd). Only pinned guest RAM is mapped there; any
- * other translation (unmapped, MMIO) is refused rather than touched.
+ * Whether the device's DMA goes through a paging IOMMU domain, the only kind whose mappings
+ * the dirty tracker can read back: an identity domain would make any host RAM readable, a
+ * nested one has no iova_to_phys, none at all (no-IOMMU mode) has no view.
  */
-int mig_read_iova_page(struct pci_dev *pdev, u64 iova, void *buf, size_t len)
+bool mig_dma_view_paging(struct vfio_pci_core_device *vdev)
 {
-	struct iommu_domain *domain = iommu_get_domain_for_dev(&pdev->dev);
-	phys_addr_t phys;
+	struct iommu_domain *domain = iommu_get_domain_for_dev(&vdev->pdev->dev);
 
-	if (!domain || len > PAGE_SIZE - offset_in_page(iova))
+	return domain && domain->type == IOMMU_DOMAIN_UNMANAGED;
+}
+
+/*
+ * The device set lock: iommufd attaches, replaces and detaches a device's page table under
+ * it (vfio_df_ioctl_attach_pt/detach_pt), so while it is held the domain found by
+ * iommu_get_domain_for_dev() stays attached and alive. The VFIO core holds it around
+ * open_device/close_device, which take the driver's state mutex: it comes first.
+ */
+void mig_dev_set_lock(struct vfio_pci_core_device *vdev)
+{
+	mutex_lock(&vdev->vdev.dev_set->lock);
+}
+
+void mig_dev_set_unlock(struct vfio_pci_core_device *vdev)
+{
+	mutex_unlock(&vdev->vdev.dev_set->lock);
+}
+
+/*
+ * Reads [iova, iova + len), inside one page, as the device would, with the device set lock
+ * held. Returns 0, -EFAULT when nothing is mapped there (the device could not DMA there
+ * either), or -EOPNOTSUPP when the view cannot be read safely (the caller then assumes
+ * everything dirty).
+ *
+ * With a type1 container, vfio_dma_rw() looks the mapping up and copies under the
+ * container's lock, so an unmap cannot free the page under us; it only works from the
+ * process that mapped the memory (other callers get -EPERM: unsafe, not unmapped). With
+ * iommufd the physical device has no access object, so the paging domain is read directly;
+ * the device set lock keeps it attached, but an IOAS unmap racing this read is not
+ * excluded (docs/dirty-tracking.md).
+ */
+int mig_read_iova(struct vfio_pci_core_device *vdev, u64 iova, void *buf, size_t len)
+{
+	struct vfio_device *core = &vdev->vdev;
+	struct iommu_domain *domain;
+	phys_addr_t phys;
+	int ret;
+
+	lockdep_assert_held(&core->dev_set->lock);
+	if (len > PAGE_SIZE - offset_in_page(iova))
 		return -EINVAL;
+	if (!mig_dma_view_paging(vdev))
+		return -EOPNOTSUPP;
+	if (!core->iommufd_device) {
+		ret = vfio_dma_rw(core, iova, buf, len, false);
+		/* type1 answers -EINVAL for an IOVA no mapping covers. */
+		if (ret == -EINVAL)
+			return -EFAULT;
+		return ret ? -EOPNOTSUPP : 0;
+	}
+	domain = iommu_get_domain_for_dev(&vdev->pdev->dev);
 	phys = iommu_iova_to_phys(domain, iova);
 	if (!phys || !pfn_valid(PHYS_PFN(phys)))
 		return -EFAULT;
 	memcpy_from_page(buf, pfn_to_page(PHYS_PFN(phys)), offset_in_page(phys), len);
 	return 0;
+}
+
+/*
+ * Debug knob (off by default): widens the windows the log lock must close, the trap between
+ * marking and forwarding and a report between its steps, so that a race in the protocol
+ * becomes reproducible in the VM (selftests/vfio_race_test.c). Microseconds.
+ */
+static unsigned int debug_race_delay_us;
+module_param(debug_race_delay_us, uint, 0644);
+MODULE_PARM_DESC(debug_race_delay_us,
+		 "Debug: sleep this long inside the RX tail trap and between report steps (default 0)");
+
+void mig_debug_race_delay(void)
+{
+	unsigned int us = READ_ONCE(debug_race_delay_us);
+
+	if (us)
+		fsleep(us);
 }
 
 u64 mig_ktime_get_ns(void)

@@ -37,7 +37,11 @@ bool mig_bar_mmap_supported(struct vfio_pci_core_device *vdev, int bar);
 int mig_msix_bar(struct vfio_pci_core_device *vdev);
 unsigned long mig_vma_pgoff(struct vm_area_struct *vma);
 unsigned long mig_vma_len(struct vm_area_struct *vma);
-int mig_read_iova_page(struct pci_dev *pdev, u64 iova, void *buf, size_t len);
+bool mig_dma_view_paging(struct vfio_pci_core_device *vdev);
+void mig_dev_set_lock(struct vfio_pci_core_device *vdev);
+void mig_dev_set_unlock(struct vfio_pci_core_device *vdev);
+int mig_read_iova(struct vfio_pci_core_device *vdev, u64 iova, void *buf, size_t len);
+void mig_debug_race_delay(void);
 u64 mig_ktime_get_ns(void);
 bool mig_log_ratelimit(void);
 

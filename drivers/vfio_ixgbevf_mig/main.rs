@@ -140,8 +140,12 @@ impl VariantDriver for MigDevice {
 
     fn write(dev: &Device<Self>, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
         if let Some(a) = Access::decode(*pos, count) {
-            if a.region == Region::Bar(0) && dev.data().dirty.trapped().contains(a.offset) {
-                dirty::bar0_write(dev, a.offset, buf, count)?;
+            // Any byte on a trapped page, not just the first: a long write from the page
+            // below must not carry an RX tail past the trap.
+            if a.region == Region::Bar(0)
+                && dev.data().dirty.trapped().touches(a.offset, count as u64)
+            {
+                return dirty::bar0_write(dev, a, buf, pos);
             }
         }
         dev.core().write(buf, count, pos)
@@ -150,7 +154,10 @@ impl VariantDriver for MigDevice {
     fn ioctl(dev: &Device<Self>, cmd: u32, arg: usize) -> Result<isize> {
         // Resets reach `reset_done` through the PCI core, and migration and DMA logging come
         // in as VFIO core features; only BAR0's region info differs (trapped pages are not
-        // mmappable).
+        // mmappable), and ioeventfds must stay off trapped pages.
+        if cmd == sys::VFIO_DEVICE_IOEVENTFD {
+            dirty::check_ioeventfd(dev, arg)?;
+        }
         if cmd == sys::VFIO_DEVICE_GET_REGION_INFO {
             if let Some(ret) = dirty::region_info(dev, arg)? {
                 return Ok(ret);

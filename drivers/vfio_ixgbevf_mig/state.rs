@@ -63,6 +63,11 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// Whether the device is stopped for migration (queues disabled or frozen).
+    pub(crate) fn quiesced(&self) -> bool {
+        self.state.is_quiesced()
+    }
+
     fn disable_files(&mut self) {
         if let Some((file, _filp)) = self.saving.take() {
             file.disable();
@@ -210,8 +215,11 @@ fn step(
             Ok(None)
         }
         Step::Unquiesce => {
-            if let Some(enables) = inner.quiesced.take() {
+            if let Some(enables) = inner.quiesced {
+                // Forget the saved enables only once the queues run again: a failed attempt
+                // stays in RUNNING_P2P and a retry must restart exactly these queues.
                 crate::mig::unquiesce(dev, enables)?;
+                inner.quiesced = None;
             }
             Ok(None)
         }
@@ -457,16 +465,18 @@ impl MigFile {
     }
 
     /// `VFIO_MIG_GET_PRECOPY_INFO` on a saving file in PRE_COPY.
+    ///
+    /// The uAPI answers EINVAL when the device is not in PRE_COPY or PRE_COPY_P2P, which
+    /// includes a file torn down because the device left those states (not ENODEV here).
     pub(crate) fn ioctl(&self, cmd: c_uint, arg: c_ulong) -> Result<isize> {
         if cmd != sys::VFIO_MIG_GET_PRECOPY_INFO {
             return Err(ENOTTY);
         }
-        let d = self.lock_live()?;
+        let d = self.lock_live().map_err(|_| EINVAL)?;
         if self.kind != FileKind::Save || !d.precopy {
             return Err(EINVAL);
         }
-        // struct vfio_precopy_info: argsz, flags, initial_bytes, dirty_bytes.
-        const MINSZ: usize = 24;
+        const MINSZ: usize = core::mem::size_of::<sys::vfio_precopy_info>();
         let (mut reader, mut writer) = UserSlice::new(arg as UserPtr, MINSZ).reader_writer();
         let argsz: u32 = reader.read()?;
         if (argsz as usize) < MINSZ {
@@ -475,8 +485,11 @@ impl MigFile {
         let initial = d.initial_len.saturating_sub(d.read_pos) as u64;
         // All device state beyond the header is produced at STOP_COPY (it is small and only
         // consistent once the VF is stopped), so nothing is ever "dirty" during pre-copy.
-        let info: [u64; 3] = [u64::from(argsz), initial, 0];
-        writer.write(&info)?;
+        // Field by field in native byte order: argsz and flags are two u32s.
+        writer.write(&argsz)?;
+        writer.write(&0u32)?;
+        writer.write(&initial)?;
+        writer.write(&0u64)?;
         Ok(0)
     }
 }

@@ -400,19 +400,55 @@ impl Vma {
     }
 }
 
-/// Guest memory as one device sees it: reads through the device's IOMMU domain.
-pub(crate) struct IommuMem<'a> {
-    pdev: &'a PciDev,
+/// Guest memory as one device sees it, read while its IOMMU attachment cannot change.
+///
+/// # Invariants
+///
+/// Holds the device set lock of `core` (`mig_dev_set_lock`) from [`CoreDevice::dma_view`]
+/// until dropped.
+pub(crate) struct DmaView<'a> {
+    core: &'a CoreDevice,
+    /// A read found the view unsafe (see `mig_read_iova`): what the walk saw is incomplete.
+    unsafe_seen: bool,
 }
 
-impl<'a> IommuMem<'a> {
-    /// Reads through the IOMMU domain `pdev` is attached to.
-    pub(crate) fn new(pdev: &'a PciDev) -> Self {
-        IommuMem { pdev }
+impl CoreDevice {
+    /// Locks the device's DMA view for reading guest memory (the device set lock: take it
+    /// before the driver's state mutex and log lock).
+    pub(crate) fn dma_view(&self) -> DmaView<'_> {
+        // SAFETY: valid device (type invariant); every user of the lock pairs it with the
+        // unlock in `DmaView::drop`.
+        unsafe { sys::mig_dev_set_lock(self.as_raw()) };
+        // INVARIANT: locked just above.
+        DmaView {
+            core: self,
+            unsafe_seen: false,
+        }
     }
 }
 
-impl GuestMem for IommuMem<'_> {
+impl DmaView<'_> {
+    /// Whether the device's DMA goes through a paging IOMMU domain (the only kind whose
+    /// mappings can be read back).
+    pub(crate) fn paging(&self) -> bool {
+        // SAFETY: valid device; the device set lock keeps its domain attached.
+        unsafe { sys::mig_dma_view_paging(self.core.as_raw()) }
+    }
+
+    /// Whether a read since the view was taken could not be done safely.
+    pub(crate) fn unsafe_seen(&self) -> bool {
+        self.unsafe_seen
+    }
+}
+
+impl Drop for DmaView<'_> {
+    fn drop(&mut self) {
+        // SAFETY: locked since `dma_view` (type invariant).
+        unsafe { sys::mig_dev_set_unlock(self.core.as_raw()) };
+    }
+}
+
+impl GuestMem for DmaView<'_> {
     fn read(&mut self, iova: u64, buf: &mut [u8]) -> core::result::Result<(), Unmapped> {
         let page = sys::PAGE_SIZE as u64;
         let mut done = 0;
@@ -421,12 +457,18 @@ impl GuestMem for IommuMem<'_> {
             // CAST: the remainder of a page is at most PAGE_SIZE.
             let chunk = ((page - at % page) as usize).min(buf.len() - done);
             let dst = buf.get_mut(done..done + chunk).ok_or(Unmapped)?;
-            // SAFETY: `pdev` is bound to us; `dst` is valid for `chunk` bytes, within a page.
+            // SAFETY: the device is open and the device set lock is held (type invariant);
+            // `dst` is valid for `chunk` bytes, within a page.
             let ret = unsafe {
-                sys::mig_read_iova_page(self.pdev.as_raw(), at, dst.as_mut_ptr().cast(), chunk)
+                sys::mig_read_iova(self.core.as_raw(), at, dst.as_mut_ptr().cast(), chunk)
             };
-            if ret != 0 {
-                return Err(Unmapped);
+            match ret {
+                0 => {}
+                r if r == -sys::EFAULT => return Err(Unmapped),
+                _ => {
+                    self.unsafe_seen = true;
+                    return Err(Unmapped);
+                }
             }
             done += chunk;
         }
@@ -450,6 +492,13 @@ impl IovaBitmap {
 pub(crate) fn dirty_tracking_param() -> bool {
     // SAFETY: reads a module parameter, read-only after load.
     unsafe { sys::mig_param_dirty_tracking() }
+}
+
+/// The `debug_race_delay_us` knob (helpers.c, off by default): sleeps inside the trap and
+/// between report steps to widen race windows in tests.
+pub(crate) fn debug_race_delay() {
+    // SAFETY: reads a module parameter and may sleep; callers hold only mutexes.
+    unsafe { sys::mig_debug_race_delay() }
 }
 
 /// The monotonic clock in nanoseconds (`ktime_get_ns`).

@@ -161,6 +161,18 @@ impl<S: DerefMut<Target = [Extent]>> DirtySet<S> {
         }
     }
 
+    /// Whether no page of `[iova, iova + len)` is logged (a mark of it would be ignored).
+    pub fn outside(&self, iova: u64, len: u64) -> bool {
+        if len == 0 {
+            return true;
+        }
+        let first = iova >> self.shift;
+        let end = (iova.saturating_add(len - 1) >> self.shift) + 1;
+        let ranges = self.ranges();
+        let i = ranges.extents().partition_point(|r| r.end <= first);
+        !ranges.extents().get(i).is_some_and(|r| r.start < end)
+    }
+
     /// Adds a non-empty extent inside the ranges.
     fn insert(&mut self, x: Extent) {
         let (n, np) = (self.n, self.np);
@@ -287,6 +299,24 @@ impl<S: DerefMut<Target = [Extent]>> DirtySet<S> {
             .fold(0u64, |acc, e| acc.saturating_add(e.end - e.start))
     }
 
+    /// Hands every dirty run to `sink(iova, bytes)` in ascending order, leaving the set as it
+    /// is (the report path copies the buffers the device still owns back in after a clear).
+    pub fn for_each_run<K: DirtySink + ?Sized>(&mut self, sink: &mut K) {
+        self.flush();
+        let (n, shift) = (self.n, self.shift);
+        let (_, sorted, _) = self.parts();
+        for e in sorted.get(..n).unwrap_or(&[]) {
+            // Extents lie inside validated ranges: `end << shift` does not overflow.
+            sink.mark(e.start << shift, (e.end - e.start) << shift);
+        }
+    }
+
+    /// Empties the set (the ranges stay).
+    pub fn clear(&mut self) {
+        self.n = 0;
+        self.np = 0;
+    }
+
     /// Hands every dirty run of pages overlapping `[iova, iova + length)` to
     /// `sink(run_iova, npages)` in ascending order (runs are whole pages; see [`clip`] for
     /// the bytes of a run inside the window), then makes exactly those pages clean. Returns
@@ -392,6 +422,10 @@ pub fn clip(run_iova: u64, npages: u64, shift: u32, iova: u64, length: u64) -> (
 impl<S: DerefMut<Target = [Extent]>> DirtySink for DirtySet<S> {
     fn mark(&mut self, iova: u64, len: u64) {
         DirtySet::mark(self, iova, len);
+    }
+
+    fn ignores(&self, iova: u64, len: u64) -> bool {
+        self.outside(iova, len)
     }
 }
 
@@ -576,10 +610,7 @@ mod tests {
         assert_eq!(clip(0x1000, 4, 12, 0x1000, 0x3fd0), (0x1000, 0x3fd0));
         assert_eq!(clip(0x1000, 1, 12, 0x1800, 0x100), (0x1800, 0x100));
         assert_eq!(clip(0x1000, 2, 12, 0, 0x10_0000), (0x1000, 0x2000));
-        assert_eq!(
-            clip(u64::MAX & !0xFFF, 1, 12, 0, u64::MAX),
-            (u64::MAX & !0xFFF, 0xFFF)
-        );
+        assert_eq!(clip(!0xFFF, 1, 12, 0, u64::MAX), (!0xFFF, 0xFFF));
     }
 
     #[test]

@@ -26,10 +26,14 @@
 //! - [`ring`]: the RX ring walker (which buffers newly posted RX descriptors let the device
 //!   write); [`areas`]: the DMA areas fixed by queue registers (rings, TX head
 //!   write-back); [`ranges`]: the logging ranges of `DMA_LOGGING_START`; [`dirty`]: the
-//!   sparse dirty page set behind them.
+//!   sparse dirty page set behind them; [`slots`]: the per-slot record of posted RX buffers
+//!   that lets a report carry only what the device finished.
 //! - [`stats`]: the per-device counters shown in debugfs, and their text form.
 //! - `dirty_testing` (host tests and fuzzing only): fake guest memory, models and the
 //!   `ring_walk` / `dirty_set` fuzz target bodies.
+//! - `interleave` (host tests and fuzzing only): an exhaustive interleaving checker of the
+//!   dirty-tracking protocol (guest, RX tail trap, START/REPORT, device) on the walker and
+//!   the dirty set.
 //! - `testing` (host tests and fuzzing only): sample device states and the fuzz target body.
 //!
 //! C counterparts: `drivers/net/ethernet/intel/igbvf/{regs.h,defines.h,mbx.h}` and
@@ -46,6 +50,8 @@ pub mod family;
 pub mod fields;
 pub mod fsm;
 pub mod image;
+#[cfg(any(test, feature = "testing"))]
+pub mod interleave;
 pub mod io;
 pub mod map;
 pub mod pages;
@@ -55,6 +61,7 @@ pub mod ranges;
 pub mod region;
 pub mod regs;
 pub mod ring;
+pub mod slots;
 pub mod snapshot;
 pub mod stats;
 pub mod stream;

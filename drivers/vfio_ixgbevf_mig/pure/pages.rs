@@ -39,6 +39,19 @@ impl PageSet {
         }
     }
 
+    /// Whether any byte of `[offset, offset + len)` lies on a page of the set (a length of
+    /// 0 touches nothing; a range past the end of the address space is cut there).
+    pub fn touches(&self, offset: u64, len: u64) -> bool {
+        let Some(last) = len.checked_sub(1) else {
+            return false;
+        };
+        let page = u64::from(BAR0_PAGE_SIZE);
+        let first = offset / page;
+        let last = offset.saturating_add(last) / page;
+        (first..=last.min(u64::from(BAR0_PAGES)))
+            .any(|p| p < u64::from(BAR0_PAGES) && self.bits & (1 << p) != 0)
+    }
+
     /// Number of pages in the set.
     pub fn len(&self) -> usize {
         // CAST: at most 8, lossless.
@@ -117,6 +130,21 @@ mod tests {
         assert_eq!(s.iter().count(), 0);
         assert_eq!(runs(s), [(0, 0x4000)]);
         assert_eq!(s, PageSet::default());
+    }
+
+    #[test]
+    fn touches_any_page_of_a_range() {
+        let s = set(&[2 * BAR0_PAGE_SIZE]);
+        let p = u64::from(BAR0_PAGE_SIZE);
+        assert!(!s.touches(2 * p, 0));
+        assert!(s.touches(2 * p, 1));
+        assert!(s.touches(2 * p - 1, 2), "straddles into the page");
+        assert!(!s.touches(2 * p - 4, 4), "ends just below");
+        assert!(s.touches(0, 64 * p), "a long write from page 0");
+        assert!(!s.touches(3 * p, u64::MAX), "starts above, runs to the end");
+        assert!(s.touches(2 * p + 8, u64::MAX));
+        assert!(!s.touches(u64::MAX - 3, 4));
+        assert!(!PageSet::new().touches(0, u64::MAX));
     }
 
     #[test]

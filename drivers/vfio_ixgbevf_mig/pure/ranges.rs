@@ -50,6 +50,17 @@ pub trait DirtySink {
     /// Records that the device may write `[iova, iova + len)`. A range that runs past the
     /// end of the address space means "up to the end".
     fn mark(&mut self, iova: u64, len: u64);
+
+    /// The RX walker is about to mark the buffers of ring slot `slot` (a descriptor it read);
+    /// the marks until the next call are that descriptor's. Sinks that only collect pages
+    /// ignore it; [`super::slots::Recorder`] keeps the buffers per slot.
+    fn descriptor(&mut self, _slot: u32) {}
+
+    /// Whether a mark of `[iova, iova + len)` would be ignored (nothing of it is logged):
+    /// [`super::slots::Recorder`] then passes it on (to be counted) instead of keeping it.
+    fn ignores(&self, _iova: u64, _len: u64) -> bool {
+        false
+    }
 }
 
 impl<F: FnMut(u64, u64)> DirtySink for F {
@@ -119,6 +130,52 @@ impl fmt::Display for DirtyError {
             DirtyError::NotInRange => write!(f, "report window outside the logged ranges"),
         }
     }
+}
+
+/// The tracking page size for the one `DMA_LOGGING_START` asks for. The uAPI lets the
+/// driver pick ("if the device cannot do the hinted page size then it's the driver choice"),
+/// so powers of two outside `MIN_PAGE_SIZE..=MAX_PAGE_SIZE` are clamped into it; 0 and
+/// other values are refused (`None`).
+pub fn tracking_page_size(requested: u64) -> Option<u64> {
+    requested
+        .is_power_of_two()
+        .then(|| requested.clamp(MIN_PAGE_SIZE, MAX_PAGE_SIZE))
+}
+
+/// Rounds every range of `spans` outward to `page_size` (a power of two), sorts them and
+/// merges those that then overlap or touch, in place. Returns how many ranges remain (at the
+/// front of `spans`). The core validated the ranges against the page size the user asked
+/// for; a coarser tracking page makes them unaligned, and rounding outward only adds pages
+/// the device does not write (false positives), never drops one.
+pub fn round_out(spans: &mut [Span], page_size: u64) -> Result<usize, DirtyError> {
+    let mask = page_size.wrapping_sub(1);
+    for s in spans.iter_mut() {
+        let end = s.end().ok_or(DirtyError::Overflow)?;
+        let start = s.iova & !mask;
+        // A range reaching the last page ends at 2^64, which `Span` cannot hold.
+        let end = end.checked_add(mask).ok_or(DirtyError::Overflow)? & !mask;
+        *s = Span {
+            iova: start,
+            len: end - start,
+        };
+    }
+    spans.sort_unstable_by_key(|s| s.iova);
+    let mut n: usize = 0;
+    for i in 0..spans.len() {
+        let Some(&cur) = spans.get(i) else { break };
+        if let Some(prev) = n.checked_sub(1).and_then(|k| spans.get_mut(k)) {
+            let prev_end = prev.iova + prev.len; // checked above
+            if cur.iova <= prev_end {
+                prev.len = prev_end.max(cur.iova + cur.len) - prev.iova;
+                continue;
+            }
+        }
+        if let Some(slot) = spans.get_mut(n) {
+            *slot = cur;
+        }
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// Validates `page_size` and `ranges` (any order) and stores the ranges, sorted, as page
@@ -398,5 +455,35 @@ mod tests {
         let mut seen = Vec::new();
         feed(&mut |a, l| seen.push((a, l)));
         assert_eq!(seen, [(0x2000, 0x10)]);
+    }
+
+    #[test]
+    fn page_size_is_clamped_not_refused() {
+        assert_eq!(tracking_page_size(512), Some(MIN_PAGE_SIZE));
+        assert_eq!(tracking_page_size(4096), Some(4096));
+        assert_eq!(tracking_page_size(1 << 21), Some(1 << 21));
+        assert_eq!(tracking_page_size(1 << 40), Some(MAX_PAGE_SIZE));
+        assert_eq!(tracking_page_size(0), None);
+        assert_eq!(tracking_page_size(3000), None);
+    }
+
+    #[test]
+    fn ranges_round_outward_and_merge() {
+        let sp = |iova, len| Span { iova, len };
+        // Validated at 512 bytes, tracked at 4 KiB: [0x200, 0x400) and [0x600, 0x1200) share
+        // page 0; [0x3000, 0x3200) stays alone.
+        let mut v = [sp(0x3000, 0x200), sp(0x600, 0xc00), sp(0x200, 0x200)];
+        let n = round_out(&mut v, 4096).unwrap();
+        assert_eq!(&v[..n], &[sp(0, 0x2000), sp(0x3000, 0x1000)]);
+        assert!(check(4096, &[(0, 0x2000), (0x3000, 0x1000)]).is_ok());
+        // Touching after rounding merges too.
+        let mut v = [sp(0x1000, 0x10), sp(0x1ff0, 0x10)];
+        assert_eq!(round_out(&mut v, 4096), Ok(1));
+        assert_eq!(v[0], sp(0x1000, 0x1000));
+        // The last page of the address space cannot be rounded up to 2^64.
+        let mut v = [sp(u64::MAX - 0x1ff, 0x100)];
+        assert_eq!(round_out(&mut v, 4096), Err(DirtyError::Overflow));
+        let mut v: [Span; 0] = [];
+        assert_eq!(round_out(&mut v, 4096), Ok(0));
     }
 }

@@ -28,6 +28,32 @@
 //!    at the previous report (a TX ring used and moved again within one report interval is
 //!    the one case this cannot see).
 //!
+//! # Descriptors the device still owns
+//!
+//! `RDH..RDT` is not all the device may still write. Real silicon fetches descriptors into
+//! an on-chip cache ahead of use and advances `RDH` at the *fetch*; it writes the packet data
+//! later and writes the descriptors back (DD set, buffer addresses overwritten) later still,
+//! in ring order and batched by `RXDCTL.WTHRESH` or a timer (82599 datasheet, `RXDCTL`
+//! `PTHRESH`/`HTHRESH`/`WTHRESH` and "Receive Descriptor Fetching" / "Receive Descriptor
+//! Write-Back"; the 82575/82576 datasheets note that `RDH` may point past descriptors not yet
+//! written back to host memory, and the 82598 one tells software to judge by DD, not by
+//! `RDH`). So the buffers the device may still write are those of `RDH..RDT` *plus* the
+//! descriptors right before `RDH` that are not written back yet: fetched, still in read
+//! format. [`RxRing::owned_from`] finds where that run starts by scanning back from `RDH`;
+//! [`RxRing::walk_owned`] marks the buffers of the whole owned stretch. Write-back happens
+//! after the data and in ring order, so the first written-back descriptor met going back
+//! ends the run: it and everything before it are done with.
+//!
+//! "Written back" is DD set *and* a non-zero length ([`RxRing::written_back`]); DD alone
+//! would misjudge the rings drivers really post. The datasheets have software post the
+//! advanced read format with bit 0 of the header address (the DD position) clear, and igbvf
+//! and DPDK write the whole header address; but ixgbevf, igb, ixgbe and igc post by writing
+//! `read.pkt_addr` only and clearing `wb.upper.length` of the next descriptor to post (they
+//! judge completion by a non-zero length), so a posted descriptor keeps DD set from its
+//! previous write-back. Legacy drivers clear `status`. Either way a posted descriptor has DD
+//! clear or a zero length, and a written-back one has both set; a write-back with length 0
+//! (a packet all in the header buffer) only makes a scan go further (false positives).
+//!
 //! # Hostile rings
 //!
 //! The ring is guest memory: every descriptor is untrusted. The walker reads through
@@ -82,6 +108,30 @@ pub const MAX_HEADER_LEN: u64 = 63 * 64;
 
 /// Granule of the IOMMU view: a batch read never crosses it.
 const PAGE: u64 = 4096;
+
+/// Where a written-back RX descriptor says it is done: the byte whose bit 0 is DD and the
+/// 16-bit packet length the device writes with it (see the module documentation).
+///
+/// Advanced descriptors (82599 and 82576 datasheets, "Advanced Receive Descriptors", write-back
+/// format):
+/// `status_error` at bytes 8..12 (DD is bit 0), `length` at bytes 12..14. Legacy ones (the
+/// legacy receive descriptor format, the section before): `length` at bytes 8..10, `status`
+/// at byte 12.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Done {
+    Advanced,
+    Legacy,
+}
+
+impl Done {
+    /// `(DD byte, length byte)`.
+    const fn at(self) -> (usize, usize) {
+        match self {
+            Done::Advanced => (8, 12),
+            Done::Legacy => (12, 8),
+        }
+    }
+}
 
 /// A guest memory read hit an IOVA without a mapping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -262,6 +312,13 @@ impl WalkTally {
         }
     }
 
+    /// Adds one [`RxRing::owned_from`] scan: its descriptors count as walked, those on
+    /// unmapped pages as skipped.
+    pub fn add_scan(&mut self, o: &OwnedStart) {
+        self.walked = self.walked.saturating_add(u64::from(o.scanned));
+        self.skipped = self.skipped.saturating_add(u64::from(o.unmapped));
+    }
+
     /// Counts a refused walk.
     pub fn refuse(&mut self) {
         self.refused = self.refused.saturating_add(1);
@@ -273,6 +330,52 @@ impl WalkTally {
         self.skipped = self.skipped.saturating_add(other.skipped);
         self.truncated = self.truncated.saturating_add(other.truncated);
         self.refused = self.refused.saturating_add(other.refused);
+    }
+}
+
+/// Why [`RxRing::owned_from`] stopped scanning back from the head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OwnedStop {
+    /// The descriptor before [`OwnedStart::from`] is written back: the device is done with
+    /// it and, write-back being in ring order, with everything before it.
+    WrittenBack,
+    /// Every descriptor from the tail up to the head is still in read format (or on an
+    /// unmapped page): the device may still write through all of them, and
+    /// [`OwnedStart::owned`] is the whole ring.
+    Tail,
+    /// [`MAX_WALK_DESCS`] descriptors scanned without reaching either: what the device still
+    /// owns is unknown, the caller must mark everything.
+    Bound,
+}
+
+/// Where the descriptors the device may still write start, as found by
+/// [`RxRing::owned_from`]: `from..head` (fetched, not yet written back) and `head..tail`
+/// (not yet fetched).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OwnedStart {
+    /// First descriptor the device may still write through.
+    pub from: u32,
+    /// Descriptors before the head still in read format or unmapped: `from` is `head -
+    /// pending` (modulo the ring size).
+    pub pending: u32,
+    /// Descriptors the device may still write through: `pending` plus `head..tail`. When it
+    /// is the whole ring, `from` equals the tail and `walk(from, tail)` would walk nothing;
+    /// [`RxRing::walk_owned`] handles that.
+    pub owned: u32,
+    /// Descriptors examined (read or found unmapped), the written-back one included.
+    pub scanned: u32,
+    /// Descriptors on unmapped pages among them (counted in `pending`).
+    pub unmapped: u32,
+    /// [`GuestMem::read`] calls.
+    pub reads: u32,
+    /// Why the scan stopped.
+    pub stop: OwnedStop,
+}
+
+impl OwnedStart {
+    /// Whether the scan hit its bound ([`OwnedStop::Bound`]): the caller must fail closed.
+    pub fn truncated(&self) -> bool {
+        self.stop == OwnedStop::Bound
     }
 }
 
@@ -289,6 +392,9 @@ pub struct RxRing {
     layout: Layout,
     pkt_len: u64,
     hdr_len: u64,
+    /// Where write-back marks a descriptor done; `None` for reserved descriptor types
+    /// (never trusted).
+    done: Option<Done>,
 }
 
 impl RxRing {
@@ -310,13 +416,20 @@ impl RxRing {
         if rdba.checked_add(u64::from(rdlen)).is_none() {
             return Err(RingError::BaseOverflow(rdba));
         }
+        let layout = Layout::of(family, srrctl);
+        let done = match (layout, srrctl.desctype()) {
+            (Layout::Unknown, _) => None,
+            (_, Ok(DescType::Legacy)) => Some(Done::Legacy),
+            _ => Some(Done::Advanced),
+        };
         // INVARIANT: all three checked just above.
         Ok(RxRing {
             base: rdba,
             count: rdlen / DESC_LEN,
-            layout: Layout::of(family, srrctl),
+            layout,
             pkt_len: packet_len(family, srrctl),
             hdr_len: header_len(family, srrctl),
+            done,
         })
     }
 
@@ -401,7 +514,9 @@ impl RxRing {
             w.reads += 1;
             match mem.read(addr, bytes) {
                 Ok(()) => {
-                    for desc in bytes.chunks_exact(DESC_LEN as usize) {
+                    // `i + batch <= count`: the slots stay inside the ring.
+                    for (slot, desc) in (i..).zip(bytes.chunks_exact(DESC_LEN as usize)) {
+                        sink.descriptor(slot);
                         self.mark_descriptor(desc, sink, &mut w);
                     }
                 }
@@ -454,6 +569,194 @@ impl RxRing {
         }
         tally.refuse();
         false
+    }
+
+    /// Whether `desc` (one 16-byte descriptor) has been written back: DD set *and* a
+    /// non-zero length (see the module documentation for why DD alone would misjudge
+    /// ixgbevf's rings).
+    ///
+    /// Reserved descriptor types ([`Layout::Unknown`]) have no known format: never written
+    /// back, so that an owned scan runs to the tail. A short slice is not written back
+    /// either.
+    pub fn written_back(&self, desc: &[u8]) -> bool {
+        let Some((dd, len)) = self.done.map(Done::at) else {
+            return false;
+        };
+        let dd = desc.get(dd).is_some_and(|b| b & 1 != 0);
+        let len = desc
+            .get(len..len + 2)
+            .is_some_and(|l| l.iter().any(|&b| b != 0));
+        dd && len
+    }
+
+    /// The bytes the device wrote into the packet buffer of `desc`, if `desc` is written back
+    /// and the ring uses one buffer per descriptor (with header split the header buffer's
+    /// length is elsewhere: `None`, the caller keeps the whole buffers). The write-back's
+    /// length field is what the device put there (82599/82576 datasheets, advanced receive
+    /// descriptor write-back format, `PKT_LEN`; legacy: `Length`).
+    pub fn written_len(&self, desc: &[u8]) -> Option<u64> {
+        if self.layout != Layout::OneBuffer || !self.written_back(desc) {
+            return None;
+        }
+        let (_, at) = self.done.map(Done::at)?;
+        let len = desc.get(at..at + 2)?;
+        Some(u64::from(u16::from_le_bytes([*len.first()?, *len.get(1)?])))
+    }
+
+    /// Where the descriptors the device may still write start, given its `head` (`RDH`) and
+    /// `tail` (`RDT`): scans back from `head - 1` over descriptors not yet written back (see
+    /// the module documentation), through `tail..head` (the whole ring when `head == tail`:
+    /// the device may have fetched every descriptor software posted).
+    ///
+    /// Stops at the first written-back descriptor ([`RxRing::written_back`]), at the tail,
+    /// or after
+    /// [`MAX_WALK_DESCS`] descriptors ([`OwnedStop::Bound`]: fail closed). Descriptors on
+    /// unmapped pages are counted as still owned and the scan goes on: the device may have
+    /// fetched them before the mapping went away, and descriptors further back may still be
+    /// pending behind them (the walk then skips the unmapped ones again). Reads go in batches
+    /// of up to [`BATCH_DESCS`] that never cross a 4 KiB boundary.
+    ///
+    /// A guest that posts a descriptor looking written back (DD and a length both set,
+    /// which no driver does) ends the scan there: only that guest's own buffers can then be
+    /// missed.
+    ///
+    /// Indices are masked with [`INDEX_MASK`]; one outside the ring is refused like
+    /// [`RxRing::walk`] refuses it.
+    pub fn owned_from<M>(&self, head: u32, tail: u32, mem: &mut M) -> Result<OwnedStart, RingError>
+    where
+        M: GuestMem + ?Sized,
+    {
+        let (head, tail) = (head & INDEX_MASK, tail & INDEX_MASK);
+        for index in [head, tail] {
+            if index >= self.count {
+                return Err(RingError::IndexOutOfRange {
+                    index,
+                    count: self.count,
+                });
+            }
+        }
+        // Both below `count`: no subtraction underflows. Software's side is `tail..head`,
+        // the whole ring when they are equal; the device's is `head..tail`.
+        let behind = if head > tail {
+            head - tail
+        } else {
+            self.count - tail + head
+        };
+        let ahead = if tail >= head {
+            tail - head
+        } else {
+            self.count - head + tail
+        };
+        let limit = behind.min(MAX_WALK_DESCS);
+        let mut o = OwnedStart {
+            from: head,
+            pending: 0,
+            owned: ahead,
+            scanned: 0,
+            unmapped: 0,
+            reads: 0,
+            stop: OwnedStop::Tail,
+        };
+        let mut buf = [0u8; (BATCH_DESCS * DESC_LEN) as usize];
+        // `o.from` is the oldest descriptor found owned so far; the batch ends right before it.
+        'scan: while o.pending < limit {
+            let end = if o.from == 0 { self.count } else { o.from };
+            // In bounds by the invariants: `end - 1 < count`.
+            let last = self
+                .base
+                .saturating_add(u64::from(end - 1) * u64::from(DESC_LEN));
+            let in_page = last % PAGE / u64::from(DESC_LEN) + 1;
+            let batch = (limit - o.pending)
+                .min(BATCH_DESCS)
+                .min(end)
+                .min(u32::try_from(in_page).unwrap_or(BATCH_DESCS));
+            let first = end - batch;
+            let addr = self
+                .base
+                .saturating_add(u64::from(first) * u64::from(DESC_LEN));
+            let bytes = buf
+                .get_mut(..(batch * DESC_LEN) as usize)
+                .unwrap_or(&mut []);
+            o.reads += 1;
+            match mem.read(addr, bytes) {
+                Ok(()) => {
+                    for desc in bytes.chunks_exact(DESC_LEN as usize).rev() {
+                        o.scanned += 1;
+                        if self.written_back(desc) {
+                            o.stop = OwnedStop::WrittenBack;
+                            break 'scan;
+                        }
+                        o.pending += 1;
+                        o.from = self.prev(o.from);
+                    }
+                }
+                Err(Unmapped) => {
+                    o.scanned += batch;
+                    o.unmapped += batch;
+                    o.pending += batch;
+                    o.from = first;
+                }
+            }
+        }
+        if o.stop == OwnedStop::Tail && o.pending < behind {
+            o.stop = OwnedStop::Bound;
+        }
+        o.owned = ahead + o.pending;
+        Ok(o)
+    }
+
+    /// Marks into `sink` the buffers of every descriptor the device may still write:
+    /// [`RxRing::owned_from`] `head`, then [`RxRing::walk_all`] from there to `tail`, with
+    /// the scanned descriptors and every walk added to `tally`. What the report path and
+    /// `DMA_LOGGING_START` walk instead of `head..tail`.
+    ///
+    /// Returns `false` when what the device owns is unknown (indices the walker refuses, a
+    /// scan that hit its bound, a refused walk; counted in [`WalkTally::refused`]): the
+    /// caller must mark everything.
+    pub fn walk_owned<M, K>(
+        &self,
+        head: u32,
+        tail: u32,
+        mem: &mut M,
+        sink: &mut K,
+        tally: &mut WalkTally,
+    ) -> bool
+    where
+        M: GuestMem + ?Sized,
+        K: DirtySink + ?Sized,
+    {
+        let o = match self.owned_from(head, tail, mem) {
+            Ok(o) => o,
+            Err(_) => {
+                tally.refuse();
+                return false;
+            }
+        };
+        tally.add_scan(&o);
+        if o.truncated() {
+            tally.refuse();
+            return false;
+        }
+        let [(a, b), (c, d)] = self.owned_walks(&o, tail);
+        self.walk_all(a, b, mem, sink, tally) && self.walk_all(c, d, mem, sink, tally)
+    }
+
+    /// The `from..to` walks ([`RxRing::walk_all`]) that cover what `o` (from
+    /// [`RxRing::owned_from`] with `tail`) found owned: `o.from..tail`, and an empty second
+    /// walk; or, when the whole ring is owned (`o.from == tail`, which as one walk would
+    /// walk nothing), `o.from..o.from - 1` and `o.from - 1..o.from`.
+    pub fn owned_walks(&self, o: &OwnedStart, tail: u32) -> [(u32, u32); 2] {
+        let tail = tail & INDEX_MASK;
+        if o.owned >= self.count && o.from < self.count {
+            let last = self.prev(o.from);
+            return [(o.from, last), (last, o.from)];
+        }
+        [(o.from, tail), (tail, tail)]
+    }
+
+    /// The index before `i` (`i < count`), wrapping at the ring's start.
+    fn prev(&self, i: u32) -> u32 {
+        i.checked_sub(1).unwrap_or(self.count - 1)
     }
 
     fn mark_descriptor<K: DirtySink + ?Sized>(&self, desc: &[u8], sink: &mut K, w: &mut Walk) {
@@ -763,5 +1066,238 @@ mod tests {
         assert_eq!(w.skipped(), 3);
         assert_eq!(marks, [(u64::MAX - 0x101, 0x102), (0x3000, 129)]);
         assert!(covered(&marks, 0x3000, 128) && covered(&marks, 0x3001, 128));
+    }
+
+    /// Writes descriptors `from..to` of the ring at `base` back: DD (bit 0 of byte `dd`)
+    /// set, length (at byte `len`) 64, the rest left alone.
+    fn write_back(mem: &mut FakeMem, base: u64, (dd, len): (u64, u64), from: u64, to: u64) {
+        for i in from..to {
+            let a = base + 16 * i;
+            let mut b = [0u8];
+            mem.peek(a + dd, &mut b).unwrap();
+            mem.write(a + dd, &[b[0] | 1]);
+            mem.write(a + len, &[64, 0]);
+        }
+    }
+
+    const ADV: (u64, u64) = (8, 12);
+    const LEGACY: (u64, u64) = (12, 8);
+
+    fn owned(r: &RxRing, mem: &mut FakeMem, head: u32, tail: u32) -> OwnedStart {
+        r.owned_from(head, tail, mem).unwrap()
+    }
+
+    /// Descriptor indices whose packet buffers [`RxRing::walk_owned`] marks (the `ring`
+    /// helper's buffers), and whether it succeeded.
+    fn owned_walk(
+        r: &RxRing,
+        mem: &mut FakeMem,
+        head: u32,
+        tail: u32,
+    ) -> (bool, Vec<u64>, WalkTally) {
+        let mut marks = Vec::new();
+        let mut t = WalkTally::default();
+        let ok = r.walk_owned(head, tail, mem, &mut |a: u64, _| marks.push(a), &mut t);
+        let idx = marks
+            .iter()
+            .filter(|&&a| a & 0xFFF == 0x10)
+            .map(|a| (a - 0x1_0000_0010) / 0x1000)
+            .collect();
+        (ok, idx, t)
+    }
+
+    #[test]
+    fn owned_from_finds_prefetched_descriptors() {
+        let mut mem = FakeMem::new();
+        ring(&mut mem, 0x8000, 64);
+        let r = RxRing::new(Family::Ixgbe, 0x8000, 64 * 16, srrctl(ONEBUF | 2)).unwrap();
+        // 0..10 written back, 10..14 fetched (RDH = 14) but not written back yet.
+        write_back(&mut mem, 0x8000, ADV, 0, 10);
+        let o = owned(&r, &mut mem, 14, 40);
+        assert_eq!(
+            o,
+            OwnedStart {
+                from: 10,
+                pending: 4,
+                owned: 30,
+                scanned: 5,
+                unmapped: 0,
+                reads: 1,
+                stop: OwnedStop::WrittenBack
+            }
+        );
+        let (ok, idx, t) = owned_walk(&r, &mut mem, 14, 40);
+        assert!(ok);
+        assert_eq!(idx, (10..40).collect::<Vec<_>>());
+        assert_eq!((t.walked, t.refused), (5 + 30, 0));
+        assert_eq!(r.owned_walks(&o, 40), [(10, 40), (40, 40)]);
+        // Everything fetched was written back: nothing before the head.
+        write_back(&mut mem, 0x8000, ADV, 10, 14);
+        let o = owned(&r, &mut mem, 14, 40);
+        assert_eq!((o.from, o.pending, o.owned, o.scanned), (14, 0, 26, 1));
+        assert_eq!(o.stop, OwnedStop::WrittenBack);
+        // Idle device, nothing posted, last descriptor written back: nothing owned.
+        let (ok, idx, _) = owned_walk(&r, &mut mem, 14, 14);
+        assert!(ok && idx.is_empty());
+    }
+
+    #[test]
+    fn owned_from_covers_a_fully_fetched_ring() {
+        let mut mem = FakeMem::new();
+        ring(&mut mem, 0x8000, 16);
+        let r = RxRing::new(Family::Igb, 0x8000, 16 * 16, srrctl(ONEBUF | 2)).unwrap();
+        // The device fetched everything posted: head caught up with the tail.
+        let o = owned(&r, &mut mem, 5, 5);
+        assert_eq!(
+            (o.from, o.pending, o.owned, o.stop),
+            (5, 16, 16, OwnedStop::Tail)
+        );
+        assert_eq!((o.scanned, o.reads), (16, 2));
+        // As one walk, 5..5 would walk nothing: two walks.
+        assert_eq!(r.owned_walks(&o, 5), [(5, 4), (4, 5)]);
+        let o = owned(&r, &mut mem, 0, 0);
+        assert_eq!(r.owned_walks(&o, 0x1_0000), [(0, 15), (15, 0)]);
+        let (ok, mut idx, _) = owned_walk(&r, &mut mem, 5, 5);
+        idx.sort_unstable();
+        assert!(ok);
+        assert_eq!(idx, (0..16).collect::<Vec<_>>());
+        // Scanning back reaches the tail: tail..head and head..tail, the whole ring.
+        let o = owned(&r, &mut mem, 9, 4);
+        assert_eq!(
+            (o.from, o.pending, o.owned, o.stop),
+            (4, 5, 16, OwnedStop::Tail)
+        );
+        let (ok, idx, _) = owned_walk(&r, &mut mem, 9, 4);
+        assert!(ok && idx.len() == 16);
+        // The same at index 0 (the split walk wraps).
+        let (ok, idx, _) = owned_walk(&r, &mut mem, 0, 0);
+        assert!(ok && idx.len() == 16);
+    }
+
+    #[test]
+    fn owned_from_wraps_and_batches_by_page() {
+        let mut mem = FakeMem::new();
+        // 1024 descriptors from 128 bytes before a page boundary.
+        let base = 0x10_0F80;
+        ring(&mut mem, base, 1024);
+        let r = RxRing::new(Family::Ixgbe, base, 1024 * 16, srrctl(ONEBUF | 2)).unwrap();
+        // Tail 500, written back up to 990; 990..1024 and 0..3 pending; head 3.
+        write_back(&mut mem, base, ADV, 500, 990);
+        let o = owned(&r, &mut mem, 3, 500);
+        assert_eq!((o.from, o.pending, o.owned), (990, 37, 37 + 497));
+        // Batches end at the ring's start and never cross a page: 0..3, 1008..1024,
+        // 992..1008, 976..992 (stopping at 989).
+        assert_eq!(o.reads, 4);
+        let (ok, idx, _) = owned_walk(&r, &mut mem, 3, 500);
+        assert!(ok);
+        let want: Vec<u64> = (990..1024).chain(0..500).collect();
+        assert_eq!(idx, want);
+        // Descriptors 0..8 sit on the ring's first page: 8..20, 0..8, 1008..1024.
+        write_back(&mut mem, base, ADV, 990, 1024);
+        let o = owned(&r, &mut mem, 20, 500);
+        assert_eq!((o.from, o.pending, o.reads), (0, 20, 3));
+    }
+
+    #[test]
+    fn owned_from_goes_on_past_unmapped_pages() {
+        let mut mem = FakeMem::new();
+        let base = 0x20_0000;
+        ring(&mut mem, base, 1024);
+        let r = RxRing::new(Family::Igb, base, 1024 * 16, srrctl(ONEBUF | 2)).unwrap();
+        write_back(&mut mem, base, ADV, 0, 200);
+        mem.unmap(base + 0x1000); // descriptors 256..512
+        let o = owned(&r, &mut mem, 600, 700);
+        assert_eq!((o.from, o.pending, o.unmapped), (200, 400, 256));
+        assert_eq!((o.owned, o.stop), (500, OwnedStop::WrittenBack));
+        let (ok, idx, t) = owned_walk(&r, &mut mem, 600, 700);
+        assert!(ok);
+        assert_eq!(idx.len(), 500 - 256);
+        // Skipped by the scan and again by the walk, as both count them walked.
+        assert_eq!(t.skipped, 2 * 256);
+        // Nothing mapped at all: owned up to the tail, every read failing.
+        let mut none = FakeMem::new();
+        let o = owned(&r, &mut none, 600, 700);
+        assert_eq!(
+            (o.from, o.owned, o.unmapped, o.stop),
+            (700, 1024, 924, OwnedStop::Tail)
+        );
+    }
+
+    #[test]
+    fn owned_from_is_bounded() {
+        let count = MAX_RING_DESCS - 8;
+        let r = RxRing::new(Family::Igb, 0x100_0000, count * 16, srrctl(ONEBUF | 2)).unwrap();
+        // Nothing mapped, head == tail: the whole ring would be a candidate.
+        let mut mem = FakeMem::new();
+        let o = owned(&r, &mut mem, 100, 100);
+        assert_eq!((o.scanned, o.stop), (MAX_WALK_DESCS, OwnedStop::Bound));
+        assert!(o.truncated());
+        assert!(o.reads <= MAX_WALK_DESCS / BATCH_DESCS + MAX_WALK_DESCS * 16 / 4096 + 1);
+        let mut t = WalkTally::default();
+        assert!(!r.walk_owned(100, 100, &mut mem, &mut |_, _| {}, &mut t));
+        assert_eq!(t.refused, 1);
+        // A run just within the bound is fine.
+        let o = owned(&r, &mut mem, MAX_WALK_DESCS + 5, 5);
+        assert_eq!((o.from, o.stop), (5, OwnedStop::Tail));
+        // A single call never reads more than the ring either.
+        let small = RxRing::new(Family::Igb, 0x8000, 128, srrctl(ONEBUF)).unwrap();
+        let o = owned(&small, &mut mem, 3, 3);
+        assert_eq!((o.scanned, o.pending, o.stop), (8, 8, OwnedStop::Tail));
+    }
+
+    #[test]
+    fn owned_from_hostile_values_and_formats() {
+        let mut mem = FakeMem::new();
+        ring(&mut mem, 0x4000, 128);
+        let r = RxRing::new(Family::Igb, 0x4000, 128 * 16, srrctl(ONEBUF)).unwrap();
+        for (head, tail, bad) in [(128, 3, 128), (3, 128, 128), (0xFFFF, 0, 0xFFFF)] {
+            assert_eq!(
+                r.owned_from(head, tail, &mut mem),
+                Err(RingError::IndexOutOfRange {
+                    index: bad,
+                    count: 128
+                })
+            );
+            let mut t = WalkTally::default();
+            assert!(!r.walk_owned(head, tail, &mut mem, &mut |_, _| {}, &mut t));
+            assert_eq!(t.refused, 1);
+        }
+        // Upper bits are ignored like the hardware does.
+        write_back(&mut mem, 0x4000, ADV, 0, 2);
+        assert_eq!(owned(&r, &mut mem, 0x1_0004, 0xF_0010).from, 2);
+        // Legacy descriptors keep DD in the status byte (12); the header address byte (8) is
+        // a length there.
+        let legacy = RxRing::new(Family::Ixgbe, 0x4000, 128 * 16, srrctl(2)).unwrap();
+        let o = owned(&legacy, &mut mem, 4, 10);
+        assert_eq!((o.from, o.owned, o.stop), (10, 128, OwnedStop::Tail));
+        write_back(&mut mem, 0x4000, LEGACY, 0, 1);
+        let o = owned(&legacy, &mut mem, 4, 10);
+        assert_eq!((o.from, o.stop), (1, OwnedStop::WrittenBack));
+        // Reserved descriptor types: DD is never trusted, the scan runs to the tail.
+        let reserved = RxRing::new(Family::Ixgbe, 0x4000, 128 * 16, srrctl(7 << 25)).unwrap();
+        assert!(!reserved.written_back(&[0xFF; 16]));
+        let o = owned(&reserved, &mut mem, 4, 10);
+        assert_eq!((o.from, o.owned, o.stop), (10, 128, OwnedStop::Tail));
+        // The written-back test itself: DD and a length.
+        let mut d = [0u8; 16];
+        assert!(!r.written_back(&d) && !legacy.written_back(&d));
+        d[8] = 1;
+        assert!(!r.written_back(&d), "no length");
+        d[13] = 2;
+        assert!(r.written_back(&d) && !legacy.written_back(&d));
+        let mut d = [0u8; 16];
+        d[12] = 1;
+        d[9] = 1;
+        assert!(!r.written_back(&d) && legacy.written_back(&d));
+        assert!(!legacy.written_back(&d[..12]));
+        // ixgbevf posts by writing the packet address and clearing the length of the next
+        // descriptor: DD stays set from the last write-back, and the descriptor is owned.
+        write_back(&mut mem, 0x4000, ADV, 20, 30);
+        for i in 25..30u64 {
+            mem.write_u64(0x4000 + 16 * i, 0x3_0000_0000 + i * 0x1000);
+            mem.write(0x4000 + 16 * i + 12, &[0, 0]);
+        }
+        let o = owned(&r, &mut mem, 30, 40);
+        assert_eq!((o.from, o.pending, o.stop), (25, 5, OwnedStop::WrittenBack));
     }
 }

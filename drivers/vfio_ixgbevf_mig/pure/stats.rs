@@ -85,6 +85,12 @@ counters! {
     TrapMaxNs = "trap_max_ns",
     /// Sum of those times, in nanoseconds.
     TrapTotalNs = "trap_total_ns",
+    /// Writes touching a trapped BAR0 page refused with EINVAL (not one aligned 32-bit
+    /// register), and ioeventfds refused on a trapped page.
+    WritesRefused = "writes_refused",
+    /// Walks that could not read guest memory safely (no paging IOMMU domain, or the
+    /// container refused the read): every logged page was marked dirty instead.
+    ViewUnsafe = "view_unsafe",
 }
 
 /// Number of counters.
@@ -182,7 +188,7 @@ mod tests {
             assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
             assert_eq!(Counter::ALL.iter().filter(|d| d.name() == name).count(), 1);
         }
-        assert_eq!(COUNTERS, 19);
+        assert_eq!(COUNTERS, 21);
     }
 
     #[test]
