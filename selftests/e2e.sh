@@ -198,14 +198,16 @@ guest_ping() { ping -c 3 -W 10 "$1" >/dev/null 2>&1 || ping -c 5 -W 10 "$1" >/de
 summary=$W/summary
 : > $summary
 fig() { echo "$*" >> $summary; }
-# per_pass <pages> <info file>: the driver's dirty pages per QEMU dirty sync (one per pass).
+# per_pass <pages> <pages while quiesced> <info file>: the driver's dirty pages per pre-copy
+# pass (QEMU dirty syncs while the guest runs) and in the final report(s) (device quiesced).
 per_pass() {
-	local n d
-	n=$(mig_field 'dirty sync count' "$2")
-	d=${n:-0}
+	local n d run=$(( $1 - $2 ))
+	n=$(mig_field 'dirty sync count' "$3")
+	d=$(( ${n:-1} - 1 ))
 	[ "$d" -gt 0 ] 2>/dev/null || d=1
-	echo "$1 pages (4 KiB) reported by the driver over ${n:-?} dirty syncs:" \
-		"$(( $1 / d )) pages, $(( $1 * 4 / d )) KiB per pass"
+	echo "$1 pages (4 KiB) reported by the driver in ${n:-?} dirty syncs:" \
+		"$(( run / d )) pages ($(( run * 4 / d )) KiB) per pre-copy pass," \
+		"$2 pages in the final report with the device quiesced"
 }
 
 cleanup() {
@@ -243,6 +245,7 @@ ping -i 0.1 10.0.2.2 > $W/ping1.log 2>&1 &
 pingpid=$!
 sleep 3
 saved0=$(dstat "$VF0" save_bytes) dirty0=$(dstat "$VF0" dirty_pages_reported)
+quiet0=$(dstat "$VF0" dirty_pages_quiesced)
 kill -0 $sendpid 2>/dev/null && during=1 || during=0
 t=$(up)
 st=$(migrate src1 tcp:127.0.0.1:4444)
@@ -253,6 +256,7 @@ comment < $W/mig1.info
 echo "# dst1 guest RAM in the test VM: $($T contig "$(cat $W/dst1.pid)" 128)"
 saved1=$(( $(dstat "$VF0" save_bytes) - saved0 ))
 dirty1=$(( $(dstat "$VF0" dirty_pages_reported) - dirty0 ))
+quiet1=$(( $(dstat "$VF0" dirty_pages_quiesced) - quiet0 ))
 # As after any migration, the admin releases the source VF: its QEMU quits and its MAC filter
 # goes (on one PF, a stale filter for the same MAC would also catch the guest's frames).
 qemu_stop src1
@@ -280,7 +284,7 @@ check "our driver reported DMA-dirtied pages during pre-copy ($dirty1)" [ "$dirt
 fig "1. VF0 -> VF1 pre-copy, guest receiving a $FILE_KIB KiB file (sent at <= $RATE KiB/s) and ping at 10/s:"
 fig "   QEMU: total $(mig_field 'total time' $W/mig1.info) ms, downtime $(mig_field downtime $W/mig1.info) ms, setup $(mig_field setup $W/mig1.info) ms, RAM sent $(mig_field 'transferred ram' $W/mig1.info) KiB, VFIO device $(mig_field 'vfio device transferred' $W/mig1.info) KiB"
 fig "   driver: device state $saved1 B saved on $VF0, $(dstat "$VF1" resume_bytes) B resumed on $VF1, $dirty1 dirty pages reported from the RX trap"
-fig "   pre-copy under traffic: $(per_pass "$dirty1" $W/mig1.info)"
+fig "   pre-copy under traffic: $(per_pass "$dirty1" "$quiet1" $W/mig1.info)"
 fig "   ping: $tx sent, $rx answered, $((tx - rx)) lost (10/s, spanning the whole migration); wall ${mig1} s"
 
 skip() { case " $(echo "${E2E_SKIP:-}" | tr , " ") " in *" $1 "*) return 0 ;; esac; return 1; }
@@ -367,8 +371,10 @@ if l=$(wait_console src5 'GUEST:READY vfs=2' $BOOT_TIMEOUT); then
 	# than BANDWIDTH x downtime-limit to converge.
 	b=$BANDWIDTH BANDWIDTH=64M
 	d5=$(( $(dstat "$VF0" dirty_pages_reported) + $(dstat "$VF1" dirty_pages_reported) ))
+	q5=$(( $(dstat "$VF0" dirty_pages_quiesced) + $(dstat "$VF1" dirty_pages_quiesced) ))
 	st=$(migrate src5 tcp:127.0.0.1:4449)
 	d5=$(( $(dstat "$VF0" dirty_pages_reported) + $(dstat "$VF1" dirty_pages_reported) - d5 ))
+	q5=$(( $(dstat "$VF0" dirty_pages_quiesced) + $(dstat "$VF1" dirty_pages_quiesced) - q5 ))
 	BANDWIDTH=$b
 	cp $W/src5.info $W/mig5.info
 	qemu_stop src5
@@ -378,7 +384,7 @@ if l=$(wait_console src5 'GUEST:READY vfs=2' $BOOT_TIMEOUT); then
 	check "both VFs reachable after, on $VF2 and $VF3" sh -c "ping -c 3 -W 10 10.0.2.2 >/dev/null && ping -c 3 -W 10 10.0.3.2 >/dev/null"
 	check "PF shows the MACs on VF2 and VF3" sh -c "$IP link show $PF_IF | grep -q 'vf 2 .*52:54:00:e2:e0:01' && $IP link show $PF_IF | grep -q 'vf 3 .*52:54:00:e2:e0:02'"
 	fig "5. two VFs (P2P): downtime $(mig_field downtime $W/mig5.info) ms, total $(mig_field 'total time' $W/mig5.info) ms, VFIO device $(mig_field 'vfio device transferred' $W/mig5.info) KiB"
-	fig "   pre-copy with both VFs idle: $(per_pass "$d5" $W/mig5.info)"
+	fig "   pre-copy with both VFs idle: $(per_pass "$d5" "$q5" $W/mig5.info)"
 else
 	notok "guest with two VFs boots"
 fi

@@ -501,6 +501,9 @@ pub(crate) fn report(
     owned.for_each_run(set);
     data.stats.inc(Counter::LogReports);
     data.stats.add(Counter::DirtyPagesReported, pages);
+    if pass == (Pass::Report { quiesced: true }) {
+        data.stats.add(Counter::DirtyPagesQuiesced, pages);
+    }
     Ok(())
 }
 

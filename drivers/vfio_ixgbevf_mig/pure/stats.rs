@@ -64,6 +64,9 @@ counters! {
     LogReports = "log_reports",
     /// Pages set in userspace's bitmaps by those reports, summed.
     DirtyPagesReported = "dirty_pages_reported",
+    /// The part of those reported while the device was quiesced (the final reports of a
+    /// migration, which carry every buffer the device still owns).
+    DirtyPagesQuiesced = "dirty_pages_quiesced",
     /// RX tail writes seen by the trap, logging or not.
     TailWrites = "tail_writes",
     /// RX tail writes trapped while logging (the ones that walk descriptors).
@@ -188,7 +191,7 @@ mod tests {
             assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
             assert_eq!(Counter::ALL.iter().filter(|d| d.name() == name).count(), 1);
         }
-        assert_eq!(COUNTERS, 21);
+        assert_eq!(COUNTERS, 22);
     }
 
     #[test]
