@@ -22,10 +22,10 @@ mod state;
 mod sys;
 mod vfio;
 
-use pure::access::{Access, Region};
-use pure::family::{VfModel, SUPPORTED, SUPPORTED_IDS};
-use pure::fsm::MigState;
-use pure::ranges::Span;
+use pure::dirty::access::{Access, Region};
+use pure::dirty::ranges::Span;
+use pure::hw::family::{VfModel, SUPPORTED, SUPPORTED_IDS};
+use pure::mig::fsm::MigState;
 use pure::stats::{Counter, Stats};
 use vfio::{Device, FileRef, IovaBitmap, PciDev, VariantDriver, Vma};
 

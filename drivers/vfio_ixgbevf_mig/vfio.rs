@@ -10,11 +10,12 @@
 //! borrowed for the duration of a callback and never outlive it.
 
 use crate::pure::{
-    fsm::MigState,
-    io::RegIo,
-    ranges::Span,
-    regs::RegOffset,
-    ring::{GuestMem, Unmapped},
+    dirty::{
+        ranges::Span,
+        ring::{GuestMem, Unmapped},
+    },
+    hw::{io::RegIo, regs::RegOffset},
+    mig::fsm::MigState,
     stats::Stats,
 };
 use crate::state::MigFile;
@@ -261,7 +262,7 @@ impl CoreDevice {
 ///
 /// # Invariants
 ///
-/// `base` is the core's mapping of BAR0, which is at least [`crate::pure::regs::BAR0_SIZE`]
+/// `base` is the core's mapping of BAR0, which is at least [`crate::pure::hw::regs::BAR0_SIZE`]
 /// bytes long (checked at probe) and stays mapped until the device is closed; a `Bar0` only
 /// lives inside callbacks of an open device.
 pub(crate) struct Bar0<'a> {

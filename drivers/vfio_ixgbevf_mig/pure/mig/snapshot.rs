@@ -3,7 +3,7 @@
 //! What a VF holds in its registers, and how to save and restore it.
 //!
 //! All device access goes through [`RegIo`] on the VF's BAR0; registers are named through
-//! the model's [`super::map::RegMap`], so no offset is spelled here.
+//! the model's [`crate::pure::hw::map::RegMap`], so no offset is spelled here.
 //!
 //! Carried ([`VfState`]):
 //! - device-wide: `EIMS` (the mask, read through the W1S register), `EIAC`, `EIAM`, every
@@ -35,15 +35,17 @@
 //! `ixgbevf_configure_rx_ring()`/`_tx_ring()` (`ixgbevf_main.c`), whose write order
 //! [`restore`] follows.
 //!
-//! [`AccessMode::ReadClears`]: super::regs::AccessMode::ReadClears
+//! [`AccessMode::ReadClears`]: crate::pure::hw::regs::AccessMode::ReadClears
 
-use super::check::validate;
-use super::family::{Family, VfModel, MAX_QUEUES};
-use super::fields::{Mailbox, Register, Rxdctl, Txdctl};
-use super::io::RegIo;
-use super::quiesce::quiesce;
-use super::regs::{QueueReg, Reg, RegError, RegRef, MBX_WORDS, RETA_WORDS, RSS_KEY_WORDS};
-use super::wire::{EINVAL, ETIMEDOUT};
+use crate::pure::hw::family::{Family, VfModel, MAX_QUEUES};
+use crate::pure::hw::fields::{Mailbox, Register, Rxdctl, Txdctl};
+use crate::pure::hw::io::RegIo;
+use crate::pure::hw::regs::{
+    QueueReg, Reg, RegError, RegRef, MBX_WORDS, RETA_WORDS, RSS_KEY_WORDS,
+};
+use crate::pure::mig::check::validate;
+use crate::pure::mig::quiesce::quiesce;
+use crate::pure::stream::wire::{EINVAL, ETIMEDOUT};
 
 /// Most MSI-X vectors (`EITR`s) of any family.
 pub const MAX_VECTORS: usize = 3;
@@ -343,7 +345,7 @@ pub fn save_mailbox_ctrl(
     Ok(())
 }
 
-pub(super) fn vector_mask(model: &VfModel) -> u32 {
+pub(in crate::pure) fn vector_mask(model: &VfModel) -> u32 {
     let n = u32::from(model.geometry.msix_vectors).min(31);
     (1u32 << n) - 1
 }
@@ -441,10 +443,10 @@ fn restore_mailbox(io: &dyn RegIo, model: &VfModel, m: &MailboxRegs) -> Result<(
 
 #[cfg(test)]
 mod tests {
-    use super::super::family::SUPPORTED;
-    use super::super::io::fake::FakeBar;
-    use super::super::testing::{sample_bar, sample_state};
     use super::*;
+    use crate::pure::hw::family::SUPPORTED;
+    use crate::pure::hw::io::fake::FakeBar;
+    use crate::pure::testing::mig::{sample_bar, sample_state};
 
     fn model(device: u16) -> VfModel {
         VfModel::from_ids(0x8086, device).unwrap()

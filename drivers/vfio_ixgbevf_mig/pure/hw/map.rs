@@ -21,9 +21,9 @@
 //! C counterparts: `E1000_*` in `igbvf/regs.h` and `igb/e1000_regs.h`, `IXGBE_VF*` and
 //! `IXGBE_VT*` in `ixgbevf/regs.h` and `ixgbevf/mbx.h`.
 
-use super::family::{Family, Geometry, VfModel};
-use super::pages::PageSet;
-use super::regs::{
+use crate::pure::hw::family::{Family, Geometry, VfModel};
+use crate::pure::hw::pages::PageSet;
+use crate::pure::hw::regs::{
     Dir, QueueReg, Reg, RegError, RegOffset, RegRef, BAR0_SIZE, MBX_WORDS, RETA_WORDS,
     RSS_KEY_WORDS,
 };
@@ -432,8 +432,8 @@ const _: () = assert!(map_fits_bar(RegMap::for_family(Family::Ixgbe)));
 
 #[cfg(test)]
 mod tests {
-    use super::super::family::SUPPORTED;
     use super::*;
+    use crate::pure::hw::family::SUPPORTED;
 
     // Transcriptions of the C macros (igbvf/regs.h, igb/e1000_regs.h, ixgbevf/regs.h),
     // kept literal so that the table-driven map is checked against them.

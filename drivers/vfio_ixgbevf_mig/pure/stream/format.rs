@@ -22,8 +22,8 @@
 //!
 //! [`decode`] validates the whole stream (sizes, record bounds, padding, checksum, record
 //! flags, duplicates, required records, trailing bytes, compatibility) before it hands out
-//! any payload; what the payloads mean is checked by [`super::image`] before anything is
-//! written to the device. Unknown optional records are skipped and counted; an unknown
+//! any payload; what the payloads mean is checked by [`crate::pure::mig::image`] before
+//! anything is written to the device. Unknown optional records are skipped and counted; an unknown
 //! mandatory record fails with [`StreamError::UnknownMandatory`].
 //!
 //! Errors map to errnos with [`StreamError::to_errno`] (positive values; the kernel shell
@@ -45,11 +45,11 @@
 
 use core::fmt;
 
-use super::family::{Family, VfModel};
-use super::regs::MBX_WORDS;
-use super::wire::{crc32, padded, Reader, Writer, EINVAL, ENOMEM, EOPNOTSUPP};
+use crate::pure::hw::family::{Family, VfModel};
+use crate::pure::hw::regs::MBX_WORDS;
+use crate::pure::stream::wire::{crc32, padded, Reader, Writer, EINVAL, ENOMEM, EOPNOTSUPP};
 
-pub use super::decode::{check_initial, decode, Decoded};
+pub use crate::pure::stream::decode::{check_initial, decode, Decoded};
 
 /// Magic at the start of every stream.
 pub const MAGIC: [u8; 8] = *b"IXVFMIG1";
@@ -459,8 +459,8 @@ impl<'a> Encoder<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::image::write_initial;
     use super::*;
+    use crate::pure::mig::image::write_initial;
 
     fn model(device: u16) -> VfModel {
         VfModel::from_ids(0x8086, device).unwrap()

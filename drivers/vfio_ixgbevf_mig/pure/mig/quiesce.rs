@@ -15,11 +15,11 @@
 //! C counterparts: `ixgbevf_disable_rx_queue()` and `ixgbevf_rx_desc_queue_enable()` in
 //! `ixgbevf_main.c` (poll count and delay), `igbvf_configure_rx()`/`_tx()` in `netdev.c`.
 
-use super::family::{VfModel, MAX_QUEUES};
-use super::fields::{Rxdctl, Txdctl};
-use super::io::RegIo;
-use super::regs::{QueueReg, Reg, RegRef};
-use super::snapshot::{q, rd, vector_mask, wr, Enables, StateError};
+use crate::pure::hw::family::{VfModel, MAX_QUEUES};
+use crate::pure::hw::fields::{Rxdctl, Txdctl};
+use crate::pure::hw::io::RegIo;
+use crate::pure::hw::regs::{QueueReg, Reg, RegRef};
+use crate::pure::mig::snapshot::{q, rd, vector_mask, wr, Enables, StateError};
 
 /// How often [`quiesce`] re-reads the enable bits, with a delay before each re-read
 /// (`IXGBEVF_MAX_RX_DESC_POLL`; the shell's delay should be about 1 ms, as ixgbevf's).
@@ -149,11 +149,11 @@ mod tests {
     use std::cell::RefCell;
     use std::collections::HashMap;
 
-    use super::super::family::SUPPORTED;
-    use super::super::io::fake::FakeBar;
-    use super::super::regs::RegOffset;
-    use super::super::testing::sample_bar;
     use super::*;
+    use crate::pure::hw::family::SUPPORTED;
+    use crate::pure::hw::io::fake::FakeBar;
+    use crate::pure::hw::regs::RegOffset;
+    use crate::pure::testing::mig::sample_bar;
 
     /// A BAR whose queues keep reporting `ENABLE` for `lag` reads after it was cleared,
     /// like hardware finishing a descriptor.

@@ -12,10 +12,10 @@
 //! C counterparts: `igb_txdesc_writeback()` and `igb_pci_dma_write_rx_desc()` in QEMU's
 //! `hw/net/igb_core.c`; `E1000_TX_HEAD_WB_ENABLE`, `IXGBE_TDWBAL_HEAD_WB_ENABLE`.
 
-use super::fields::Tdwbal;
-use super::ranges::Span;
-use super::ring::{dma_address, RING_ALIGN};
-use super::snapshot::{RxRegs, TxRegs};
+use crate::pure::dirty::ranges::Span;
+use crate::pure::dirty::ring::{dma_address, RING_ALIGN};
+use crate::pure::hw::fields::Tdwbal;
+use crate::pure::mig::snapshot::{RxRegs, TxRegs};
 
 /// The area a ring of `len` bytes at `base` occupies, widened for any masking the hardware
 /// may apply to unaligned values (base rounded down, length rounded up to 128 bytes); `None`
@@ -64,7 +64,7 @@ pub fn tx_head_wb_range(tdwbal: u32, tdwbah: u32) -> Option<Span> {
 }
 
 /// Every static area of one RX and one TX queue, from their registers as saved in a
-/// [`super::snapshot::VfState`] or read at report time: RX ring, TX ring, TX head
+/// [`crate::pure::mig::snapshot::VfState`] or read at report time: RX ring, TX ring, TX head
 /// write-back.
 pub fn queue_areas(rx: &RxRegs, tx: &TxRegs) -> [Option<Span>; 3] {
     [
@@ -76,10 +76,10 @@ pub fn queue_areas(rx: &RxRegs, tx: &TxRegs) -> [Option<Span>; 3] {
 
 #[cfg(test)]
 mod tests {
-    use super::super::family::Family;
-    use super::super::fields::Srrctl;
-    use super::super::ring::RxRing;
     use super::*;
+    use crate::pure::dirty::ring::RxRing;
+    use crate::pure::hw::family::Family;
+    use crate::pure::hw::fields::Srrctl;
 
     fn span(iova: u64, len: u64) -> Option<Span> {
         Some(Span { iova, len })

@@ -11,15 +11,15 @@
 
 use std::collections::BTreeMap;
 
-use super::areas::rx_ring_range;
-use super::dirty::{min_storage, DirtySet};
-use super::family::Family;
-use super::fields::Srrctl;
-use super::ranges::{Extent, Span, MAX_RANGES};
-use super::ring::{
+use crate::pure::dirty::areas::rx_ring_range;
+use crate::pure::dirty::ranges::{Extent, Span, MAX_RANGES};
+use crate::pure::dirty::ring::{
     GuestMem, OwnedStop, RxRing, Unmapped, Walk, WalkTally, BATCH_DESCS, MAX_RING_DESCS,
     MAX_WALK_DESCS,
 };
+use crate::pure::dirty::set::{min_storage, DirtySet};
+use crate::pure::hw::family::Family;
+use crate::pure::hw::fields::Srrctl;
 
 const PAGE: u64 = 4096;
 
@@ -759,7 +759,7 @@ impl Intervals {
 }
 
 /// Whether `DMA_LOGGING_START` must accept `ranges` with `page`, written from the uAPI's
-/// rules independently of [`super::ranges`].
+/// rules independently of [`crate::pure::dirty::ranges`].
 fn valid_start(page: u64, ranges: &[Span]) -> bool {
     let mut sorted = ranges.to_vec();
     sorted.sort_unstable_by_key(|s| s.iova);
@@ -936,8 +936,8 @@ fn fuzz_dirty_raw(input: &mut Input<'_>) -> (u64, u64) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::ring::MAX_RING_LEN;
     use super::*;
+    use crate::pure::dirty::ring::MAX_RING_LEN;
 
     fn rng(seed: u64) -> impl FnMut() -> u64 {
         let mut x = seed;

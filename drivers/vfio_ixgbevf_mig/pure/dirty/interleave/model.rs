@@ -3,17 +3,17 @@
 //! The interleaving checker's model: the actors' steps ([`Config::enabled`],
 //! [`Config::apply`]) over a [`State`], running the driver's ring walker and dirty set.
 
-use super::super::dirty::{min_storage, DirtySet};
-use super::super::dirty_testing::FakeMem;
-use super::super::family::Family;
-use super::super::fields::Srrctl;
-use super::super::ranges::{DirtySink, Extent, Span};
-use super::super::ring::{RxRing, WalkTally};
 use super::precise::{forget, Q};
 use super::{
     Config, Guest, Holder, Mig, Protocol, State, Step, Trap, ADDR, DD, DESCS, LEN, MAX_PREFETCH,
     PAGE, RING, SRRCTL, WRITTEN_BACK,
 };
+use crate::pure::dirty::ranges::{DirtySink, Extent, Span};
+use crate::pure::dirty::ring::{RxRing, WalkTally};
+use crate::pure::dirty::set::{min_storage, DirtySet};
+use crate::pure::hw::family::Family;
+use crate::pure::hw::fields::Srrctl;
+use crate::pure::testing::dirty::FakeMem;
 
 impl State {
     /// The quadwords of descriptor `i`.

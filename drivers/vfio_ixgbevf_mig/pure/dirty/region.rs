@@ -9,8 +9,8 @@
 //! `dirty_tracking` module parameter), never switched on later. `mmap` of a range that covers
 //! a trapped page is refused, or the trap could be bypassed.
 
-use super::pages::PageSet;
-use super::regs::BAR0_PAGE_SIZE;
+use crate::pure::hw::pages::PageSet;
+use crate::pure::hw::regs::BAR0_PAGE_SIZE;
 
 /// `sizeof(struct vfio_region_info)`.
 pub const REGION_INFO_LEN: usize = 32;
@@ -33,7 +33,7 @@ const FLAG_CAPS: u32 = 1 << 3;
 
 /// vfio-pci's offset of region `index` in the device fd.
 const fn region_offset(index: u32) -> u64 {
-    (index as u64) << super::access::OFFSET_SHIFT
+    (index as u64) << crate::pure::dirty::access::OFFSET_SHIFT
 }
 
 fn put_u16(out: &mut [u8], at: usize, v: u16) {
@@ -144,8 +144,8 @@ pub fn mmap_allowed(offset: u64, len: u64, trapped: &PageSet) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::family::VfModel;
     use super::*;
+    use crate::pure::hw::family::VfModel;
 
     fn u32_at(b: &[u8], at: usize) -> u32 {
         u32::from_le_bytes(b[at..at + 4].try_into().unwrap())

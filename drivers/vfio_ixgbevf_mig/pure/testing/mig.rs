@@ -7,22 +7,22 @@
 //! [`fuzz_stream_decode`] is the body of the `stream_decode` fuzz target (and of the
 //! deterministic random-input test that runs it under plain `cargo test`).
 
-use super::decode::{check_initial, decode};
-use super::dirty_testing::Input;
-use super::family::{VfModel, SUPPORTED};
-use super::fields::{Rxdctl, Txdctl};
-use super::image::{load, write_stream};
-use super::io::fake::FakeBar;
-use super::pfctx::PfCtx;
-use super::quiesce::{kick, quiesce, resume};
-use super::regs::{QueueReg, Reg, RegRef};
-use super::snapshot::{restore, save, save_mailbox_ctrl, VfState};
-use super::stream::{
+use crate::pure::hw::family::{VfModel, SUPPORTED};
+use crate::pure::hw::fields::{Rxdctl, Txdctl};
+use crate::pure::hw::io::fake::FakeBar;
+use crate::pure::hw::regs::{QueueReg, Reg, RegRef};
+use crate::pure::mig::image::{load, write_stream};
+use crate::pure::mig::pfctx::PfCtx;
+use crate::pure::mig::quiesce::{kick, quiesce, resume};
+use crate::pure::mig::snapshot::{restore, save, save_mailbox_ctrl, VfState};
+use crate::pure::stream::decode::{check_initial, decode};
+use crate::pure::stream::format::{
     record_len, Encoder, Header, StreamError, COMPAT_LEN, END_LEN, FLAG_MANDATORY, HEADER_LEN,
     INITIAL_LEN, MAX_RECORD_LEN, MAX_STREAM_LEN, RECORD_HEADER_LEN, TAG_COMPAT, TAG_DEV_REGS,
     TAG_END, TAG_MAILBOX, TAG_PF_CTX, TAG_RX_QUEUE, TAG_TX_QUEUE,
 };
-use super::wire::{crc32, Writer};
+use crate::pure::stream::wire::{crc32, Writer};
+use crate::pure::testing::dirty::Input;
 
 fn set(bar: &FakeBar, model: &VfModel, r: RegRef, v: u32) {
     if let Ok(off) = model.regs().offset(r) {
@@ -304,7 +304,7 @@ fn load_and_restore(stream: &[u8], model: &VfModel) -> bool {
     let mut want = image.vf;
     want.mbx.ctrl = None;
     // `kick` unmasks the auto-masked vectors (their interrupt may have been lost).
-    want.dev.eims |= want.dev.eiam & super::snapshot::vector_mask(model);
+    want.dev.eims |= want.dev.eiam & crate::pure::mig::snapshot::vector_mask(model);
     for rx in want.rx.iter_mut() {
         rx.rxdctl = Rxdctl::from_raw(rx.rxdctl).with_swflsh(false).raw();
     }
@@ -369,10 +369,14 @@ pub fn fuzz_stream_decode(data: &[u8]) -> bool {
 }
 
 /// A stream built record by record, for tests that need streams the encoder of
-/// [`super::image`] would never write.
+/// [`crate::pure::mig::image`] would never write.
 pub fn craft(model: &VfModel, records: &[(u16, u16, &[u8])]) -> Vec<u8> {
     let mut buf = vec![0u8; MAX_STREAM_LEN];
-    let mut enc = Encoder::new(&mut buf, &super::stream::Header::for_model(model)).expect("hdr");
+    let mut enc = Encoder::new(
+        &mut buf,
+        &crate::pure::stream::format::Header::for_model(model),
+    )
+    .expect("hdr");
     for &(tag, flags, payload) in records {
         enc.record(tag, flags, payload).expect("record");
     }

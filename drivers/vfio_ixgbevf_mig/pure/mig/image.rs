@@ -16,17 +16,17 @@
 //! 628 bytes, I350 VF 544, 82599/X540 VF 1144, X550 and later VFs 1252; the PRE_COPY
 //! initial data is [`INITIAL_LEN`] (48) of those, the rest is [`stop_copy_len`].
 
-use super::check::validate;
-use super::decode::{decode, Decoded};
-use super::family::VfModel;
-use super::pfctx::{PfCtx, PF_CTX_LEN};
-use super::regs::{Reg, MBX_WORDS, RETA_WORDS, RSS_KEY_WORDS};
-use super::snapshot::{DevRegs, MailboxRegs, RxRegs, StateError, TxRegs, VfState};
-use super::stream::{
+use crate::pure::hw::family::VfModel;
+use crate::pure::hw::regs::{Reg, MBX_WORDS, RETA_WORDS, RSS_KEY_WORDS};
+use crate::pure::mig::check::validate;
+use crate::pure::mig::pfctx::{PfCtx, PF_CTX_LEN};
+use crate::pure::mig::snapshot::{DevRegs, MailboxRegs, RxRegs, StateError, TxRegs, VfState};
+use crate::pure::stream::decode::{decode, Decoded};
+use crate::pure::stream::format::{
     record_len, Compat, Encoder, Header, StreamError, END_LEN, FLAG_MANDATORY, INITIAL_LEN,
     TAG_COMPAT, TAG_DEV_REGS, TAG_MAILBOX, TAG_PF_CTX, TAG_RX_QUEUE, TAG_TX_QUEUE,
 };
-use super::wire::{Reader, Writer};
+use crate::pure::stream::wire::{Reader, Writer};
 
 /// RX queue record payload length.
 pub const RX_LEN: usize = 8 * 4;
@@ -339,13 +339,13 @@ pub fn load(input: &[u8], model: &VfModel) -> Result<Image, LoadError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::family::SUPPORTED;
-    use super::super::io::fake::FakeBar;
-    use super::super::quiesce::{quiesce, resume};
-    use super::super::snapshot::{restore, save, save_mailbox_ctrl};
-    use super::super::stream::{Incompat, TAG_END};
-    use super::super::testing::{sample_bar, sample_pf, sample_state, sample_stream};
     use super::*;
+    use crate::pure::hw::family::SUPPORTED;
+    use crate::pure::hw::io::fake::FakeBar;
+    use crate::pure::mig::quiesce::{quiesce, resume};
+    use crate::pure::mig::snapshot::{restore, save, save_mailbox_ctrl};
+    use crate::pure::stream::format::{Incompat, TAG_END};
+    use crate::pure::testing::mig::{sample_bar, sample_pf, sample_state, sample_stream};
 
     fn model(device: u16) -> VfModel {
         VfModel::from_ids(0x8086, device).unwrap()
@@ -353,8 +353,8 @@ mod tests {
 
     /// Registers that a restore neither reads back nor may set: reset, status, causes,
     /// write-only registers, mailbox control.
-    fn compared(reg: &super::super::regs::RegRef) -> bool {
-        use super::super::regs::RegRef;
+    fn compared(reg: &crate::pure::hw::regs::RegRef) -> bool {
+        use crate::pure::hw::regs::RegRef;
         !matches!(
             reg,
             RegRef::Dev {
@@ -420,7 +420,7 @@ mod tests {
         );
         for m in SUPPORTED {
             assert_eq!(sample_stream(&m).len(), stream_len(&m));
-            if m.family == super::super::family::Family::Igb {
+            if m.family == crate::pure::hw::family::Family::Igb {
                 assert!(stream_len(&m) <= 2048);
             }
         }

@@ -24,7 +24,7 @@
 
 use core::ops::DerefMut;
 
-use super::ranges::{index_of, load, DirtyError, DirtySink, Extent, LogRanges, Span};
+use crate::pure::dirty::ranges::{index_of, load, DirtyError, DirtySink, Extent, LogRanges, Span};
 
 /// Most entries of the pending log; larger storage only grows the sorted list.
 const MAX_PENDING: usize = 4096;
@@ -519,8 +519,8 @@ fn splice(list: &mut [Extent], n: usize, cut: core::ops::Range<usize>, with: &[E
 
 #[cfg(test)]
 mod tests {
-    use super::super::ranges::MAX_RANGES;
     use super::*;
+    use crate::pure::dirty::ranges::MAX_RANGES;
 
     const GIB: u64 = 1 << 30;
 

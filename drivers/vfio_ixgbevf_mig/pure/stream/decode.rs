@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The validating decoder of the migration stream (format: [`super::stream`]).
+//! The validating decoder of the migration stream (format: [`super::format`]).
 //!
 //! [`decode`] checks, in this order, before it hands out any payload: the stream size cap;
 //! the header and its compatibility with the destination VF; the record chain up to the end
@@ -13,13 +13,13 @@
 //!
 //! C counterpart: `mlx5vf_resume_read_header()` and its callers in `mlx5/main.c`.
 
-use super::family::{VfModel, MAX_QUEUES};
-use super::stream::{
+use crate::pure::hw::family::{VfModel, MAX_QUEUES};
+use crate::pure::stream::format::{
     parse_header, Compat, Header, StreamError, COMPAT_LEN, FLAG_MANDATORY, HEADER_LEN, INITIAL_LEN,
     MAX_RECORD_LEN, MAX_STREAM_LEN, RECORD_HEADER_LEN, TAG_COMPAT, TAG_DEV_REGS, TAG_END,
     TAG_MAILBOX, TAG_PF_CTX, TAG_RX_QUEUE, TAG_TX_QUEUE,
 };
-use super::wire::{crc32, padded, Reader};
+use crate::pure::stream::wire::{crc32, padded, Reader};
 
 /// Checks the PRE_COPY initial data (header and compat record) at the start of `prefix`
 /// against the destination `model` and returns the announced total stream length.
@@ -117,7 +117,7 @@ fn slot(tag: u16) -> Option<(usize, Option<(bool, u8)>)> {
 }
 
 /// A fully validated stream: the payloads of the known records, ready for
-/// [`super::image::from_records`].
+/// [`crate::pure::mig::image::from_records`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Decoded<'a> {
     header: Header,
@@ -251,12 +251,12 @@ pub fn decode<'a>(input: &'a [u8], model: &VfModel) -> Result<Decoded<'a>, Strea
 
 #[cfg(test)]
 mod tests {
-    use super::super::family::SUPPORTED;
-    use super::super::image::{stream_len, write_initial};
-    use super::super::stream::{record_len, Incompat, END_LEN, TAG_END};
-    use super::super::testing::{craft, sample_stream, with_end};
-    use super::super::wire::ENOMEM;
     use super::*;
+    use crate::pure::hw::family::SUPPORTED;
+    use crate::pure::mig::image::{stream_len, write_initial};
+    use crate::pure::stream::format::{record_len, Incompat, END_LEN, TAG_END};
+    use crate::pure::stream::wire::ENOMEM;
+    use crate::pure::testing::mig::{craft, sample_stream, with_end};
 
     type Rec = (u16, u16, Vec<u8>);
 
@@ -448,7 +448,7 @@ mod tests {
         assert_eq!(
             decode(&s, &model(0x1565)),
             Err(StreamError::Incompatible(
-                super::super::stream::Incompat::Family
+                crate::pure::stream::format::Incompat::Family
             ))
         );
         // No end record at all.

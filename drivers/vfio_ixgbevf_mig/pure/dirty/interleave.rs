@@ -73,7 +73,10 @@ use std::fmt;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 #[cfg(doc)]
-use super::{dirty::DirtySet, dirty_testing::FakeMem, ring::RxRing, slots::Slots};
+use crate::pure::{
+    dirty::{ring::RxRing, set::DirtySet, slots::Slots},
+    testing::dirty::FakeMem,
+};
 
 /// Descriptors in the ring (the smallest `RDLEN` allows).
 const DESCS: u8 = 8;

@@ -12,7 +12,7 @@
 
 use core::fmt;
 
-use super::regs::{QueueReg, Reg};
+use crate::pure::hw::regs::{QueueReg, Reg};
 
 /// A register value type: a `u32` with typed field accessors.
 pub trait Register: Copy {
@@ -348,8 +348,8 @@ impl DevRegister for Mailbox {
 
 #[cfg(test)]
 mod tests {
-    use super::super::regs::MAILBOX_READ_CLEARS;
     use super::*;
+    use crate::pure::hw::regs::MAILBOX_READ_CLEARS;
 
     #[test]
     fn queue_enable_bits_match_c() {

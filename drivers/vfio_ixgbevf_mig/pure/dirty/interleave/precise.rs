@@ -24,11 +24,11 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use super::super::ranges::DirtySink;
-use super::super::ring::{GuestMem, RxRing, WalkTally, DESC_LEN};
-use super::super::slots::{Posted, Slots, SLOTS_STORAGE};
 use super::model::page_of;
 use super::{Config, Mig, Protocol, State, DESCS, PAGE, RING, TAIL_UNKNOWN, WRITTEN_BACK};
+use crate::pure::dirty::ranges::DirtySink;
+use crate::pure::dirty::ring::{GuestMem, RxRing, WalkTally, DESC_LEN};
+use crate::pure::dirty::slots::{Posted, Slots, SLOTS_STORAGE};
 
 /// The modelled queue.
 pub(super) const Q: u8 = 0;

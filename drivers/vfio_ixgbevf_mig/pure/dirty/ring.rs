@@ -62,7 +62,7 @@
 //! descriptors on unmapped pages (the device cannot fetch them either), never walks more
 //! than the ring or [`MAX_WALK_DESCS`] per call, and uses checked arithmetic throughout.
 //! Registers outside what the hardware can hold are refused with a [`RingError`]; the shell
-//! then marks everything ([`super::dirty::DirtySet::mark_all`]), the only safe answer when
+//! then marks everything ([`super::set::DirtySet::mark_all`]), the only safe answer when
 //! the device's behaviour is unknown.
 //!
 //! C counterparts: `union e1000_adv_rx_desc` (`igbvf/vf.h`), `union ixgbe_adv_rx_desc`
@@ -71,9 +71,9 @@
 
 use core::fmt;
 
-use super::family::Family;
-use super::fields::{DescType, Srrctl};
-use super::ranges::{DirtySink, Span};
+use crate::pure::dirty::ranges::{DirtySink, Span};
+use crate::pure::hw::family::Family;
+use crate::pure::hw::fields::{DescType, Srrctl};
 
 /// Bytes per RX or TX descriptor (legacy and advanced formats alike).
 pub const DESC_LEN: u32 = 16;
@@ -287,7 +287,7 @@ impl Walk {
 }
 
 /// Sums of [`Walk`]s, for a logging session's debug line and the device's statistics
-/// (`super::stats`).
+/// (`crate::pure::stats`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WalkTally {
     /// Descriptors examined ([`Walk::walked`]).
@@ -808,8 +808,8 @@ fn mark_buffer<K: DirtySink + ?Sized>(addr: u64, len: u64, sink: &mut K, w: &mut
 
 #[cfg(test)]
 mod tests {
-    use super::super::dirty_testing::{covered, FakeMem};
     use super::*;
+    use crate::pure::testing::dirty::{covered, FakeMem};
 
     const ONEBUF: u32 = 0x0200_0000;
     const SPLIT_ALWAYS: u32 = 0x0A00_0000;

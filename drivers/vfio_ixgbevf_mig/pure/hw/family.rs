@@ -194,7 +194,7 @@ impl VfModel {
         if !is_virtfn {
             return Err(Refusal::NotVirtfn);
         }
-        if bar0_len < super::regs::BAR0_SIZE as u64 {
+        if bar0_len < crate::pure::hw::regs::BAR0_SIZE as u64 {
             return Err(Refusal::Bar0TooSmall(bar0_len));
         }
         Ok(model)

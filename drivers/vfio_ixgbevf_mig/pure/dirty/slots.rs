@@ -26,9 +26,9 @@
 
 use core::ops::DerefMut;
 
-use super::family::MAX_QUEUES;
-use super::ranges::{DirtySink, Span};
-use super::ring::{RxRing, DESC_LEN};
+use crate::pure::dirty::ranges::{DirtySink, Span};
+use crate::pure::dirty::ring::{RxRing, DESC_LEN};
+use crate::pure::hw::family::MAX_QUEUES;
 
 /// Most descriptors of a ring tracked per slot (the largest ring igbvf and ixgbevf allow).
 pub const MAX_TRACKED_SLOTS: u32 = 4096;
@@ -348,11 +348,11 @@ impl<K: DirtySink + ?Sized> DirtySink for Recorder<'_, K> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::dirty_testing::FakeMem;
-    use super::super::family::Family;
-    use super::super::fields::Srrctl;
-    use super::super::ring::GuestMem;
     use super::*;
+    use crate::pure::dirty::ring::GuestMem;
+    use crate::pure::hw::family::Family;
+    use crate::pure::hw::fields::Srrctl;
+    use crate::pure::testing::dirty::FakeMem;
 
     const BASE: u64 = 0x10_0000;
 

@@ -8,7 +8,7 @@
 //! [`PageSet::complement_runs`]. Pages are [`BAR0_PAGE_SIZE`] (4 KiB); a host with a larger
 //! `PAGE_SIZE` must round the trapped set outward.
 
-use super::regs::{RegOffset, BAR0_PAGES, BAR0_PAGE_SIZE};
+use crate::pure::hw::regs::{RegOffset, BAR0_PAGES, BAR0_PAGE_SIZE};
 
 /// A set of [`BAR0_PAGE_SIZE`] pages of BAR0.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 //!
 //! C counterparts: `crc32_le()` (`lib/crc32.c`), `put_unaligned_le32()`/`get_unaligned_le32()`.
 
-use super::stream::StreamError;
+use crate::pure::stream::format::StreamError;
 
 /// `EINVAL`.
 pub const EINVAL: i32 = 22;

@@ -19,10 +19,12 @@
 //! register, and QEMU's igb reads back even the bits the 82576 datasheet reserves (igbvf's
 //! adaptive ITR writes values with bits 1:0 set).
 
-use super::family::{Family, VfModel};
-use super::fields::{DescType, Rxdctl, Srrctl, Txdctl};
-use super::regs::{QueueReg, Reg, RegRef};
-use super::snapshot::{dev, q, vector_mask, DevRegs, RxRegs, StateError, TxRegs, VfState};
+use crate::pure::hw::family::{Family, VfModel};
+use crate::pure::hw::fields::{DescType, Rxdctl, Srrctl, Txdctl};
+use crate::pure::hw::regs::{QueueReg, Reg, RegRef};
+use crate::pure::mig::snapshot::{
+    dev, q, vector_mask, DevRegs, RxRegs, StateError, TxRegs, VfState,
+};
 
 /// Ring length field (`RDLEN`/`TDLEN` bits 19:7): a multiple of 128 below 1 MiB.
 pub const RING_LEN_MASK: u32 = 0x000F_FF80;
@@ -162,9 +164,9 @@ pub fn validate(state: &VfState, model: &VfModel) -> Result<(), StateError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::family::SUPPORTED;
-    use super::super::testing::sample_state;
     use super::*;
+    use crate::pure::hw::family::SUPPORTED;
+    use crate::pure::testing::mig::sample_state;
 
     fn model(device: u16) -> VfModel {
         VfModel::from_ids(0x8086, device).unwrap()

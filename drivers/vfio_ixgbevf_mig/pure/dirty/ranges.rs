@@ -15,7 +15,7 @@
 
 use core::fmt;
 
-use super::wire::{EINVAL, ENOMEM};
+use crate::pure::stream::wire::{EINVAL, ENOMEM};
 
 /// `E2BIG`.
 pub const E2BIG: i32 = 7;
@@ -69,7 +69,7 @@ impl<F: FnMut(u64, u64)> DirtySink for F {
     }
 }
 
-/// A storage slot of a [`super::dirty::DirtySet`]: a run of pages `[start, end)` in page
+/// A storage slot of a [`super::set::DirtySet`]: a run of pages `[start, end)` in page
 /// numbers (IOVA divided by the page size). Callers only create [`Extent::EMPTY`] slots.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Extent {
@@ -99,7 +99,7 @@ pub enum DirtyError {
     Overflow,
     /// Two ranges overlap.
     Overlap,
-    /// The storage slice is too short (see [`super::dirty::min_storage`]).
+    /// The storage slice is too short (see [`super::set::min_storage`]).
     StorageTooSmall,
     /// A report window that does not lie inside one logged range.
     NotInRange,

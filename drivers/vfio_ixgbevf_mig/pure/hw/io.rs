@@ -11,9 +11,9 @@
 //!
 //! [`BAR0_SIZE`]: super::regs::BAR0_SIZE
 
-use super::family::VfModel;
-use super::fields::{DevRegister, QueueRegister, Register};
-use super::regs::{RegError, RegOffset};
+use crate::pure::hw::family::VfModel;
+use crate::pure::hw::fields::{DevRegister, QueueRegister, Register};
+use crate::pure::hw::regs::{RegError, RegOffset};
 
 /// 32-bit register access to a VF's BAR0.
 pub trait RegIo {
@@ -79,9 +79,9 @@ pub trait RegIo {
 pub mod fake {
     use core::cell::Cell;
 
-    use super::super::map::RegMap;
-    use super::super::regs::{AccessMode, RegRef, BAR0_SIZE};
     use super::{RegIo, RegOffset};
+    use crate::pure::hw::map::RegMap;
+    use crate::pure::hw::regs::{AccessMode, RegRef, BAR0_SIZE};
 
     /// Fake BAR0 memory.
     pub struct FakeBar {
@@ -137,10 +137,10 @@ pub mod fake {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fields::{Mailbox, Rxdctl, Srrctl, Txdctl};
-    use super::super::regs::{QueueReg, Reg};
     use super::fake::FakeBar;
     use super::*;
+    use crate::pure::hw::fields::{Mailbox, Rxdctl, Srrctl, Txdctl};
+    use crate::pure::hw::regs::{QueueReg, Reg};
 
     fn model(device: u16) -> VfModel {
         VfModel::from_ids(0x8086, device).unwrap()
