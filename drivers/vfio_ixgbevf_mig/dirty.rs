@@ -27,7 +27,7 @@
 //! puts a value into an RX tail without passing the trap.
 //!
 //! Guest memory is hostile: the walker bounds its work per call, reads only through the
-//! device's DMA view (`vfio::DmaView`: the container's locked copy for type1, a paging
+//! device's DMA view (`vfio::device::DmaView`: the container's locked copy for type1, a paging
 //! IOMMU domain held stable by the device set lock for iommufd), and skips (and counts)
 //! unmapped or absurd addresses. A view that cannot be read safely marks everything. A guest
 //! that rewrites a descriptor after posting it can only hide its own DMA from its own
@@ -54,7 +54,9 @@ use crate::pure::{
     stats::Counter,
 };
 use crate::vfio::{
-    debug_race_delay, eopnotsupp, log_ratelimit, now_ns, Bar0, Device, DmaView, IovaBitmap, Vma,
+    device::{Bar0, Device, DmaView, Vma},
+    eopnotsupp,
+    misc::{debug_race_delay, log_ratelimit, now_ns, IovaBitmap},
 };
 use crate::MigDevice;
 use kernel::{

@@ -27,7 +27,13 @@ use pure::dirty::ranges::Span;
 use pure::hw::family::{VfModel, SUPPORTED, SUPPORTED_IDS};
 use pure::mig::fsm::MigState;
 use pure::stats::{Counter, Stats};
-use vfio::{Device, FileRef, IovaBitmap, PciDev, VariantDriver, Vma};
+use vfio::{
+    adapter::{Registration, VariantDriver},
+    device::{Device, Vma},
+    file::FileRef,
+    misc::IovaBitmap,
+    pci::{IdTable, PciDev},
+};
 
 module! {
     type: MigModule,
@@ -41,16 +47,16 @@ module! {
 /// aliases (what `MODULE_DEVICE_TABLE(pci, ...)` declares in C).
 #[no_mangle]
 #[used]
-static __mod_pci__vfio_ixgbevf_mig_ids_device_table: vfio::IdTable<{ SUPPORTED.len() + 1 }> =
-    vfio::IdTable::vfio_override(&SUPPORTED_IDS);
+static __mod_pci__vfio_ixgbevf_mig_ids_device_table: IdTable<{ SUPPORTED.len() + 1 }> =
+    IdTable::vfio_override(&SUPPORTED_IDS);
 
 struct MigModule {
-    _driver: vfio::Registration,
+    _driver: Registration,
 }
 
 impl kernel::Module for MigModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        let driver = vfio::Registration::new::<MigDevice, _>(
+        let driver = Registration::new::<MigDevice, _>(
             &__mod_pci__vfio_ixgbevf_mig_ids_device_table,
             module,
         )?;
@@ -91,7 +97,7 @@ impl VariantDriver for MigDevice {
             model: model?,
             vf_id: vf_id?,
             state <- state::State::new(),
-            dirty <- dirty::Dirty::new(model, vfio::dirty_tracking_param()),
+            dirty <- dirty::Dirty::new(model, vfio::misc::dirty_tracking_param()),
             stats: Arc::new(Stats::new(), GFP_KERNEL)?,
         }? Error)
     }

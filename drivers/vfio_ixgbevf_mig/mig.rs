@@ -14,7 +14,11 @@ use crate::pure::{
     },
     stream::format as stream,
 };
-use crate::vfio::{eopnotsupp, log_ratelimit, usleep, Bar0, Device};
+use crate::vfio::{
+    device::{Bar0, Device},
+    eopnotsupp,
+    misc::{log_ratelimit, usleep},
+};
 use crate::{pf_ops, MigDevice};
 use kernel::prelude::*;
 

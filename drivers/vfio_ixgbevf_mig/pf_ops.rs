@@ -14,7 +14,7 @@ use crate::pure::hw::family::{Family, Refusal, VfModel};
 use crate::pure::hw::regs::BAR0_SIZE;
 use crate::pure::mig::pfctx::PfCtx;
 use crate::sys;
-use crate::vfio::{eopnotsupp, PciDev, PfTable};
+use crate::vfio::{eopnotsupp, pci::PciDev, pf::PfTable};
 use kernel::{c_str, prelude::*, str::CStr};
 
 /// Operations on the PF that owns a VF.

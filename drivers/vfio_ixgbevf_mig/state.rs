@@ -17,7 +17,7 @@
 
 use crate::pure::mig::fsm::{MigState, Step};
 use crate::pure::stats::{Counter, Stats};
-use crate::vfio::{Device, FileRef};
+use crate::vfio::{device::Device, file::FileRef};
 use crate::{sys, MigDevice};
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{
