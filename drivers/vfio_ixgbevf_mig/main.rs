@@ -10,7 +10,11 @@
 //! hook in. Counterpart of `drivers/vfio/pci/pds/pci_drv.c` + `vfio_dev.c`.
 //!
 //! Layout: `vfio` is the only FFI layer (all `unsafe`), `pure` the `core`-only logic that the
-//! host test crate also builds.
+//! host test crate also builds. The compiler holds `unsafe` to that: `unsafe_code` is denied
+//! for the whole crate and allowed only in `vfio` and in the generated bindings (`sys`);
+//! `pure` forbids it.
+
+#![deny(unsafe_code)]
 
 use kernel::{c_str, prelude::*, sync::Arc, uaccess::UserPtr};
 
@@ -19,7 +23,9 @@ mod mig;
 mod pf_ops;
 pub mod pure;
 mod state;
+#[allow(unsafe_code)]
 mod sys;
+#[allow(unsafe_code)]
 mod vfio;
 
 use pure::dirty::access::{Access, Region};
@@ -44,7 +50,10 @@ module! {
 }
 
 /// The PCI id table. `modpost` turns a symbol of this name into the module's `vfio_pci:`
-/// aliases (what `MODULE_DEVICE_TABLE(pci, ...)` declares in C).
+/// aliases (what `MODULE_DEVICE_TABLE(pci, ...)` declares in C). `unsafe_code` flags
+/// `no_mangle` (a clashing symbol name would be undefined behaviour); this name is unique to
+/// the module, and modpost only finds the table by it.
+#[allow(unsafe_code)]
 #[no_mangle]
 #[used]
 static __mod_pci__vfio_ixgbevf_mig_ids_device_table: IdTable<{ SUPPORTED.len() + 1 }> =

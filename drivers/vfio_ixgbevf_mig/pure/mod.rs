@@ -29,6 +29,8 @@
 //! C counterparts: `drivers/net/ethernet/intel/igbvf/{regs.h,defines.h,mbx.h}` and
 //! `drivers/net/ethernet/intel/ixgbevf/{regs.h,defines.h,mbx.h}`.
 
+#![forbid(unsafe_code)]
+
 pub mod dirty;
 pub mod hw;
 pub mod mig;
