@@ -13,9 +13,8 @@
 //! `hw/net/igb_core.c`; `E1000_TX_HEAD_WB_ENABLE`, `IXGBE_TDWBAL_HEAD_WB_ENABLE`.
 
 use crate::pure::dirty::ranges::Span;
-use crate::pure::dirty::ring::{dma_address, RING_ALIGN};
+use crate::pure::dirty::ring::RING_ALIGN;
 use crate::pure::hw::fields::Tdwbal;
-use crate::pure::mig::snapshot::{RxRegs, TxRegs};
 
 /// The area a ring of `len` bytes at `base` occupies, widened for any masking the hardware
 /// may apply to unaligned values (base rounded down, length rounded up to 128 bytes); `None`
@@ -63,21 +62,10 @@ pub fn tx_head_wb_range(tdwbal: u32, tdwbah: u32) -> Option<Span> {
     })
 }
 
-/// Every static area of one RX and one TX queue, from their registers as saved in a
-/// [`crate::pure::mig::snapshot::VfState`] or read at report time: RX ring, TX ring, TX head
-/// write-back.
-pub fn queue_areas(rx: &RxRegs, tx: &TxRegs) -> [Option<Span>; 3] {
-    [
-        rx_ring_range(dma_address(rx.rdbal, rx.rdbah), rx.rdlen),
-        tx_ring_range(dma_address(tx.tdbal, tx.tdbah), tx.tdlen),
-        tx_head_wb_range(tx.tdwbal, tx.tdwbah),
-    ]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pure::dirty::ring::RxRing;
+    use crate::pure::dirty::ring::{dma_address, RxRing};
     use crate::pure::hw::family::Family;
     use crate::pure::hw::fields::Srrctl;
 
@@ -110,32 +98,20 @@ mod tests {
     }
 
     #[test]
-    fn areas_of_a_saved_queue() {
-        let rx = RxRegs {
-            rdbal: 0x1000_0000,
-            rdbah: 1,
-            rdlen: 256 * 16,
-            ..RxRegs::default()
-        };
-        let tx = TxRegs {
-            tdbal: 0x2000_0000,
-            tdbah: 1,
-            tdlen: 512 * 16,
-            tdwbal: 0x3000_0001,
-            tdwbah: 1,
-            ..TxRegs::default()
-        };
+    fn areas_of_queue_registers() {
+        // As the shell reads them at report time: RDBAL/RDBAH, RDLEN, TDBAL/TDBAH, TDLEN,
+        // TDWBAL/TDWBAH.
         assert_eq!(
-            queue_areas(&rx, &tx),
-            [
-                span(0x1_1000_0000, 0x1000),
-                span(0x1_2000_0000, 0x2000),
-                span(0x1_3000_0000, 4)
-            ]
+            rx_ring_range(dma_address(0x1000_0000, 1), 256 * 16),
+            span(0x1_1000_0000, 0x1000)
         );
         assert_eq!(
-            queue_areas(&RxRegs::default(), &TxRegs::default()),
-            [None, None, None]
+            tx_ring_range(dma_address(0x2000_0000, 1), 512 * 16),
+            span(0x1_2000_0000, 0x2000)
         );
+        assert_eq!(tx_head_wb_range(0x3000_0001, 1), span(0x1_3000_0000, 4));
+        assert_eq!(rx_ring_range(dma_address(0, 0), 0), None);
+        assert_eq!(tx_ring_range(dma_address(0, 0), 0), None);
+        assert_eq!(tx_head_wb_range(0, 0), None);
     }
 }

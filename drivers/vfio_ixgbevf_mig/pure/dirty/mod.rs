@@ -14,8 +14,7 @@
 //! - `interleave` (host tests and fuzzing only): an exhaustive interleaving checker of the
 //!   protocol (guest, RX tail trap, START/REPORT, device) on the walker and the dirty set.
 //!
-//! Depends on [`super::hw`], [`super::stream::wire`] (errnos) and [`super::mig::snapshot`]
-//! (the queue registers the DMA areas come from).
+//! Depends on [`super::hw`] and [`super::stream::wire`] (errnos).
 
 pub mod access;
 pub mod areas;

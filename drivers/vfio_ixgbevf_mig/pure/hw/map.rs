@@ -330,16 +330,6 @@ fn to_offset(off: u32) -> Result<RegOffset, RegError> {
     RegOffset::new(u64::from(off)).ok_or(RegError::OutsideBar(off))
 }
 
-/// Which register, if any, holds the byte at BAR0 `offset` in the widest map of `family`.
-pub fn locate(family: Family, offset: u64) -> Option<RegRef> {
-    RegMap::for_family(family).locate(offset)
-}
-
-/// The BAR0 pages of `model` that hold RX tail registers.
-pub fn rx_tail_pages(model: &VfModel) -> PageSet {
-    RegMap::for_model(model).rx_tail_pages()
-}
-
 impl VfModel {
     /// The model's register map.
     pub const fn regs(&self) -> RegMap {
@@ -434,6 +424,16 @@ const _: () = assert!(map_fits_bar(RegMap::for_family(Family::Ixgbe)));
 mod tests {
     use super::*;
     use crate::pure::hw::family::SUPPORTED;
+
+    /// Which register, if any, holds the byte at BAR0 `offset` in the widest map of `family`.
+    fn locate(family: Family, offset: u64) -> Option<RegRef> {
+        RegMap::for_family(family).locate(offset)
+    }
+
+    /// The BAR0 pages of `model` that hold RX tail registers.
+    fn rx_tail_pages(model: &VfModel) -> PageSet {
+        RegMap::for_model(model).rx_tail_pages()
+    }
 
     // Transcriptions of the C macros (igbvf/regs.h, igb/e1000_regs.h, ixgbevf/regs.h),
     // kept literal so that the table-driven map is checked against them.

@@ -6,7 +6,7 @@
 //! - [`regs`]: names of the VF registers ([`regs::Reg`], [`regs::QueueReg`],
 //!   [`regs::RegRef`]) and [`regs::RegOffset`].
 //! - [`map`]: the BAR0 register map of each family, forward (register to offset) and reverse
-//!   ([`map::locate`], used by the chained write handler to spot RX tail writes).
+//!   ([`map::RegMap::locate`], used by the chained write handler to spot RX tail writes).
 //! - [`pages`]: sets of BAR0 pages (which stay trapped and which may be mmapped).
 //! - [`fields`]: one type per register that needs decoding, with field accessors.
 //! - [`io`]: the [`io::RegIo`] trait through which the rest of the core (state save and

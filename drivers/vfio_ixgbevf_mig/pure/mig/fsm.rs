@@ -109,14 +109,6 @@ impl Step {
             _ => return None,
         })
     }
-
-    /// Whether the step hands a new file to userspace (only allowed on the final arc).
-    pub const fn returns_file(self) -> bool {
-        matches!(
-            self,
-            Step::StartPreCopy | Step::StopCopy { append: false } | Step::StartResume
-        )
-    }
 }
 
 #[cfg(test)]
