@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Shared by vfio_mig_test and vfio_mig_bench:
- *  - the migration stream format of vfio_ixgbevf_mig (pure/stream.rs), parsed
+ *  - the migration stream format of vfio_ixgbevf_mig (pure/stream/format.rs), parsed
  *    and edited from the outside so tests can build broken streams;
  *  - saving/resuming data fd helpers;
  *  - a peer NIC (AF_PACKET on $PEER_IF) and test frames with sequence numbers;
@@ -20,7 +20,7 @@
 #include "igbvf_drv.h"
 #include "vfio_util.h"
 
-/* ---- stream format (drivers/vfio_ixgbevf_mig/pure/stream.rs) ---------- */
+/* ---- stream format (drivers/vfio_ixgbevf_mig/pure/stream/format.rs) ---- */
 
 #define MIG_MAGIC		"IXVFMIG1"
 #define MIG_VERSION		1

@@ -32,7 +32,7 @@
  * page the device may write is missing from a report. An RDT the walker
  * cannot place (outside the ring) is forwarded to the device as written,
  * counted in walks_refused, and makes every logged page dirty (dirty.rs:
- * trap_tail, pure/ring.rs: RxRing::walk_all).
+ * trap_tail, pure/dirty/ring.rs: RxRing::walk_all).
  *
  * While the rings are garbage the queue stays disabled (RXDCTL.ENABLE off):
  * the walker reads the registers regardless, and the emulated device must
@@ -78,7 +78,7 @@
 #define DRX_N		256
 #define IOVA_HOLE	0xC0000000ull	/* nothing is ever mapped here */
 
-/* What pure/ring.rs bounds a ring and a walk to. */
+/* What pure/dirty/ring.rs bounds a ring and a walk to. */
 #define WALK_MAX_RING_LEN	0x000FFF80u	/* MAX_RING_LEN: RDLEN bits 19:7 */
 #define WALK_MAX_DESCS		(WALK_MAX_RING_LEN / 16)	/* 65528 */
 #define WALK_PER_CALL		8192u		/* MAX_WALK_DESCS */
@@ -629,7 +629,7 @@ TEST_F_TIMEOUT(hostile, garbage_buffers, 300)
 /* ---- tails outside the ring ------------------------------------------------- */
 
 /*
- * Documented (dirty.rs trap_tail, pure/ring.rs RxRing::walk): RDT is masked
+ * Documented (dirty.rs trap_tail, pure/dirty/ring.rs RxRing::walk): RDT is masked
  * with 0xffff like the hardware does; an index still outside the ring is
  * refused (walks_refused), every logged page becomes dirty, and the write is
  * forwarded to the device unchanged. The first write after it walks from that

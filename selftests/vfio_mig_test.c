@@ -973,11 +973,11 @@ TEST_F_TIMEOUT(mig, stream_contents, 120)
 	}
 	i = mig_stream_find(recs, n, MIG_TAG_RX_QUEUE);
 	ASSERT_LE(0, i);
-	ASSERT_EQ(32, recs[i].len) TH_LOG("RX queue record layout (pure/image.rs)");
+	ASSERT_EQ(32, recs[i].len) TH_LOG("RX queue record layout (pure/mig/image.rs)");
 	rx = s + recs[i].payload;
 	i = mig_stream_find(recs, n, MIG_TAG_TX_QUEUE);
 	ASSERT_LE(0, i);
-	ASSERT_EQ(36, recs[i].len) TH_LOG("TX queue record layout (pure/image.rs)");
+	ASSERT_EQ(36, recs[i].len) TH_LOG("TX queue record layout (pure/mig/image.rs)");
 	tx = s + recs[i].payload;
 	/* RX: RDBAL RDBAH RDLEN RDH RDT RXDCTL SRRCTL DCA_RXCTRL */
 	EXPECT_EQ(reg[0], mig_get32(rx + 0));

@@ -146,7 +146,7 @@ static const int allowed[NOPS][8] = {
 	/* docs/migration.md: blocked arc, ERROR, bad target, bad stream at
 	 * RESUMING -> STOP (EINVAL); quiesce poll budget (ETIMEDOUT); a record
 	 * or stream over its length bound at RESUMING -> STOP (ENOMEM:
-	 * pure/stream.rs RecordTooLarge/TooLarge, as vfio_mig_test's bad_records
+	 * pure/stream/format.rs RecordTooLarge/TooLarge, as vfio_mig_test's bad_records
 	 * expects; the table in docs/migration.md lists it for writes only). */
 	[OP_SET_STATE] = { EINVAL, ETIMEDOUT, ENOMEM },
 	[OP_GET_STATE] = { 0 },

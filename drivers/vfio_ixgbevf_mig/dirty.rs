@@ -6,11 +6,12 @@
 //! descriptor rings (write-back), RX buffers, and TX write-back (descriptor DD bits or the head
 //! write-back word). RX write-back overwrites buffer addresses, so buffers are captured when
 //! the guest hands them over, on its RX tail (RDT) writes: the BAR0 pages holding RX tails are
-//! left out of the sparse mmap (`pure::region`), every write to them reaches [`bar0_write`],
-//! and while logging it walks the newly posted descriptors through the device's DMA view
-//! (`pure::ring`), marks their buffers in the dirty set (`pure::dirty`) and only then forwards
-//! the tail to the device, all under the log lock (`Dirty::log`), so the device cannot fetch
-//! a descriptor whose buffer is not marked yet and no report can run in between.
+//! left out of the sparse mmap (`pure::dirty::region`), every write to them reaches
+//! [`bar0_write`], and while logging it walks the newly posted descriptors through the
+//! device's DMA view (`pure::dirty::ring`), marks their buffers in the dirty set
+//! (`pure::dirty::set`) and only then forwards the tail to the device, all under the log lock
+//! (`Dirty::log`), so the device cannot fetch a descriptor whose buffer is not marked yet and
+//! no report can run in between.
 //!
 //! A report marks, besides what the trap recorded, the rings and write-back words from the
 //! current registers and the buffers of every descriptor the device may still write: those in
@@ -18,38 +19,44 @@
 //! but not written back; `RxRing::owned_from`). Those buffers are collected in a second,
 //! bounded set and marked again right after the report clears the set, because the device may
 //! fill them after this report. The protocol and its invariant are in
-//! `docs/dirty-tracking.md`; `pure::interleave` checks it against every interleaving of small
-//! configurations.
+//! `docs/dirty-tracking.md`; `pure::dirty::interleave` checks it against every interleaving of
+//! small configurations.
 //!
 //! Only an aligned 32-bit write may touch a trapped page (anything else is refused with
 //! EINVAL before it reaches the device), and no ioeventfd may be placed there, so no path
 //! puts a value into an RX tail without passing the trap.
 //!
 //! Guest memory is hostile: the walker bounds its work per call, reads only through the
-//! device's DMA view (`vfio::DmaView`: the container's locked copy for type1, a paging
+//! device's DMA view (`vfio::device::DmaView`: the container's locked copy for type1, a paging
 //! IOMMU domain held stable by the device set lock for iommufd), and skips (and counts)
 //! unmapped or absurd addresses. A view that cannot be read safely marks everything. A guest
 //! that rewrites a descriptor after posting it can only hide its own DMA from its own
 //! migration.
 
 use crate::pure::{
-    access::{Access, Region},
-    areas::{tx_head_wb_range, tx_ring_range},
-    dirty::{clip, min_storage, DirtySet},
-    family::VfModel,
-    fields::Srrctl,
-    io::RegIo,
-    map::RegMap,
-    pages::PageSet,
-    ranges::{round_out, tracking_page_size, DirtySink, Extent, Span},
-    region,
-    regs::{QueueReg, RegOffset, RegRef},
-    ring::{dma_address, GuestMem, RxRing, WalkTally, DESC_LEN},
-    slots::{slots_storage, Posted, Slots},
+    dirty::{
+        access::{Access, Region},
+        areas::{tx_head_wb_range, tx_ring_range},
+        ranges::{round_out, tracking_page_size, DirtySink, Extent, Span},
+        region,
+        ring::{dma_address, GuestMem, RxRing, WalkTally, DESC_LEN},
+        set::{clip, min_storage, DirtySet},
+        slots::{slots_storage, Posted, Slots},
+    },
+    hw::{
+        family::VfModel,
+        fields::Srrctl,
+        io::RegIo,
+        map::RegMap,
+        pages::PageSet,
+        regs::{QueueReg, RegOffset, RegRef},
+    },
     stats::Counter,
 };
 use crate::vfio::{
-    debug_race_delay, eopnotsupp, log_ratelimit, now_ns, Bar0, Device, DmaView, IovaBitmap, Vma,
+    device::{Bar0, Device, DmaView, Vma},
+    eopnotsupp,
+    misc::{debug_race_delay, log_ratelimit, now_ns, IovaBitmap},
 };
 use crate::MigDevice;
 use kernel::{
@@ -66,7 +73,7 @@ use kernel::{
 /// trap does allocates.
 const STORAGE_EXTENTS: usize = 4096;
 /// Most RX queues of any supported VF.
-const MAX_QUEUES: usize = crate::pure::family::MAX_QUEUES as usize;
+const MAX_QUEUES: usize = crate::pure::hw::family::MAX_QUEUES as usize;
 /// `Logging::tails` entry of a ring reprogrammed since its last trapped tail write.
 const TAIL_UNKNOWN: u32 = u32::MAX;
 
@@ -79,7 +86,7 @@ struct Logging {
     /// storage.
     owned: DirtySet<KVec<Extent>>,
     /// The buffers of every posted RX descriptor per ring slot, until the device is done
-    /// with them (precise tracking, `pure::slots`).
+    /// with them (precise tracking, `pure::dirty::slots`).
     slots: Slots<KVVec<Posted>>,
     /// RX tail last handed to the device, per queue (what the next trap walks from).
     tails: [u32; MAX_QUEUES],

@@ -82,7 +82,7 @@ const char *mig_pci_name(struct pci_dev *pdev)
 /*
  * Migration data files. The file_operations live here because `.owner = THIS_MODULE` is a
  * macro: the module must stay loaded while userspace holds a migration fd, even after the
- * device itself was closed and unbound. The operations themselves are Rust (vfio.rs).
+ * device itself was closed and unbound. The operations themselves are Rust (vfio/file.rs).
  */
 ssize_t rust_mig_file_read(struct file *filp, char __user *buf, size_t len, loff_t *pos);
 ssize_t rust_mig_file_write(struct file *filp, const char __user *buf, size_t len,
@@ -278,7 +278,7 @@ bool mig_log_ratelimit(void)
 
 /*
  * Statistics in debugfs: <debugfs>/vfio_ixgbevf_mig/<pci name>/stats, one "name value" line
- * per counter, written by Rust (vfio.rs) from the device's `Stats`. Creation errors are
+ * per counter, written by Rust (vfio/misc.rs) from the device's `Stats`. Creation errors are
  * ignored, as debugfs users do: debugfs_create_*() take an ERR_PTR parent and return one.
  *
  * debugfs_create_file() with real file_operations wraps them in debugfs's full proxy, which

@@ -10,7 +10,11 @@
 //! hook in. Counterpart of `drivers/vfio/pci/pds/pci_drv.c` + `vfio_dev.c`.
 //!
 //! Layout: `vfio` is the only FFI layer (all `unsafe`), `pure` the `core`-only logic that the
-//! host test crate also builds.
+//! host test crate also builds. The compiler holds `unsafe` to that: `unsafe_code` is denied
+//! for the whole crate and allowed only in `vfio` and in the generated bindings (`sys`);
+//! `pure` forbids it.
+
+#![deny(unsafe_code)]
 
 use kernel::{c_str, prelude::*, sync::Arc, uaccess::UserPtr};
 
@@ -19,15 +23,23 @@ mod mig;
 mod pf_ops;
 pub mod pure;
 mod state;
+#[allow(unsafe_code)]
 mod sys;
+#[allow(unsafe_code)]
 mod vfio;
 
-use pure::access::{Access, Region};
-use pure::family::{VfModel, SUPPORTED, SUPPORTED_IDS};
-use pure::fsm::MigState;
-use pure::ranges::Span;
+use pure::dirty::access::{Access, Region};
+use pure::dirty::ranges::Span;
+use pure::hw::family::{VfModel, SUPPORTED, SUPPORTED_IDS};
+use pure::mig::fsm::MigState;
 use pure::stats::{Counter, Stats};
-use vfio::{Device, FileRef, IovaBitmap, PciDev, VariantDriver, Vma};
+use vfio::{
+    adapter::{Registration, VariantDriver},
+    device::{Device, Vma},
+    file::FileRef,
+    misc::IovaBitmap,
+    pci::{IdTable, PciDev},
+};
 
 module! {
     type: MigModule,
@@ -38,19 +50,22 @@ module! {
 }
 
 /// The PCI id table. `modpost` turns a symbol of this name into the module's `vfio_pci:`
-/// aliases (what `MODULE_DEVICE_TABLE(pci, ...)` declares in C).
+/// aliases (what `MODULE_DEVICE_TABLE(pci, ...)` declares in C). `unsafe_code` flags
+/// `no_mangle` (a clashing symbol name would be undefined behaviour); this name is unique to
+/// the module, and modpost only finds the table by it.
+#[allow(unsafe_code)]
 #[no_mangle]
 #[used]
-static __mod_pci__vfio_ixgbevf_mig_ids_device_table: vfio::IdTable<{ SUPPORTED.len() + 1 }> =
-    vfio::IdTable::vfio_override(&SUPPORTED_IDS);
+static __mod_pci__vfio_ixgbevf_mig_ids_device_table: IdTable<{ SUPPORTED.len() + 1 }> =
+    IdTable::vfio_override(&SUPPORTED_IDS);
 
 struct MigModule {
-    _driver: vfio::Registration,
+    _driver: Registration,
 }
 
 impl kernel::Module for MigModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        let driver = vfio::Registration::new::<MigDevice, _>(
+        let driver = Registration::new::<MigDevice, _>(
             &__mod_pci__vfio_ixgbevf_mig_ids_device_table,
             module,
         )?;
@@ -91,7 +106,7 @@ impl VariantDriver for MigDevice {
             model: model?,
             vf_id: vf_id?,
             state <- state::State::new(),
-            dirty <- dirty::Dirty::new(model, vfio::dirty_tracking_param()),
+            dirty <- dirty::Dirty::new(model, vfio::misc::dirty_tracking_param()),
             stats: Arc::new(Stats::new(), GFP_KERNEL)?,
         }? Error)
     }

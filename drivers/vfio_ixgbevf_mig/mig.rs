@@ -1,25 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The device side of the FSM steps: quiesce, save and load, joining the pure core
-//! (`pure::quiesce`, `pure::snapshot`, `pure::image`) to BAR0 and the PF backend.
+//! (`pure::mig::quiesce`, `pure::mig::snapshot`, `pure::mig::image`) to BAR0 and the PF backend.
 //!
 //! Every decision (which registers, in which order, what is valid) is made in the pure
 //! core; this file only supplies the register I/O, the sleep between drain polls, the PF
 //! calls and the errno mapping. It runs under the state mutex.
 
 use crate::pure::{
-    image, quiesce as q,
-    snapshot::{self, Enables as SnapEnables},
-    stream,
+    mig::{
+        image, quiesce as q,
+        snapshot::{self, Enables as SnapEnables},
+    },
+    stream::format as stream,
 };
-use crate::vfio::{eopnotsupp, log_ratelimit, usleep, Bar0, Device};
+use crate::vfio::{
+    device::{Bar0, Device},
+    eopnotsupp,
+    misc::{log_ratelimit, usleep},
+};
 use crate::{pf_ops, MigDevice};
 use kernel::prelude::*;
 
 /// Queue enable bits turned off by quiesce (or loaded by a resume), restored on RUNNING.
 pub(crate) type Enables = SnapEnables;
 
-/// Sleep between polls of a draining queue; `pure::quiesce::MAX_POLLS` of them bound the wait.
+/// Sleep between polls of a draining queue; `pure::mig::quiesce::MAX_POLLS` of them bound the wait.
 const DRAIN_POLL_US: usize = 200;
 
 /// Turns a pure-core errno (positive) into an `Error`.

@@ -10,11 +10,11 @@
 //! dependency on igb/ixgbe and does not pin them; a PF driver without the exports leaves
 //! pass-through working and makes migration fail with `EOPNOTSUPP`, early (at PRE_COPY).
 
-use crate::pure::family::{Family, Refusal, VfModel};
-use crate::pure::pfctx::PfCtx;
-use crate::pure::regs::BAR0_SIZE;
+use crate::pure::hw::family::{Family, Refusal, VfModel};
+use crate::pure::hw::regs::BAR0_SIZE;
+use crate::pure::mig::pfctx::PfCtx;
 use crate::sys;
-use crate::vfio::{eopnotsupp, PciDev, PfTable};
+use crate::vfio::{eopnotsupp, pci::PciDev, pf::PfTable};
 use kernel::{c_str, prelude::*, str::CStr};
 
 /// Operations on the PF that owns a VF.

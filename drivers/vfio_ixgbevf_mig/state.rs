@@ -15,9 +15,9 @@
 //! they were born in on every operation, so a reset invalidates them at once without any
 //! lock. Same guarantees, no trylock (which 6.12's Rust `Mutex` lacks) and no unlock loop.
 
-use crate::pure::fsm::{MigState, Step};
+use crate::pure::mig::fsm::{MigState, Step};
 use crate::pure::stats::{Counter, Stats};
-use crate::vfio::{Device, FileRef};
+use crate::vfio::{device::Device, file::FileRef};
 use crate::{sys, MigDevice};
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{
@@ -323,7 +323,7 @@ struct FileData {
     /// Resuming: why the stream was refused at its header, repeated on later writes.
     refused: Option<Error>,
     /// Resuming: the destination VF, to reject an incompatible header as soon as it is in.
-    model: Option<crate::pure::family::VfModel>,
+    model: Option<crate::pure::hw::family::VfModel>,
 }
 
 /// A migration data file (saving or resuming), shared by the fd and the device.

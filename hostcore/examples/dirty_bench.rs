@@ -13,11 +13,11 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use vfio_ixgbevf_mig_core::pure::dirty::DirtySet;
-use vfio_ixgbevf_mig_core::pure::family::Family;
-use vfio_ixgbevf_mig_core::pure::fields::Srrctl;
-use vfio_ixgbevf_mig_core::pure::ranges::{Extent, Span};
-use vfio_ixgbevf_mig_core::pure::ring::{GuestMem, RxRing, Unmapped};
+use vfio_ixgbevf_mig_core::pure::dirty::ranges::{Extent, Span};
+use vfio_ixgbevf_mig_core::pure::dirty::ring::{GuestMem, RxRing, Unmapped};
+use vfio_ixgbevf_mig_core::pure::dirty::set::DirtySet;
+use vfio_ixgbevf_mig_core::pure::hw::family::Family;
+use vfio_ixgbevf_mig_core::pure::hw::fields::Srrctl;
 
 const GIB: u64 = 1 << 30;
 const PAGE: u64 = 4096;

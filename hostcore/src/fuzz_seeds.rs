@@ -13,9 +13,9 @@
 //! register corner of `ring_walk`, a range set per page size, placement and storage mode of
 //! `dirty_set`.
 
-use crate::pure::family::SUPPORTED;
-use crate::pure::stream::INITIAL_LEN;
-use crate::pure::testing::sample_stream;
+use crate::pure::hw::family::SUPPORTED;
+use crate::pure::stream::format::INITIAL_LEN;
+use crate::pure::testing::mig::sample_stream;
 
 /// A seed: file name and contents.
 pub type Seed = (&'static str, Vec<u8>);
@@ -287,8 +287,8 @@ pub fn seeds() -> Vec<(&'static str, Vec<Seed>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pure::dirty_testing::{fuzz_dirty_set, fuzz_ring_walk};
-    use crate::pure::testing::fuzz_stream_decode;
+    use crate::pure::testing::dirty::{fuzz_dirty_set, fuzz_ring_walk};
+    use crate::pure::testing::mig::fuzz_stream_decode;
 
     #[test]
     fn seeds_reach_what_they_are_named_for() {

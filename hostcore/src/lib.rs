@@ -8,7 +8,7 @@
 //! `cargo test` and `cargo clippy` catch what the kernel build would.
 //!
 //! The `testing` feature builds the crate with `std` and exposes the fake BAR
-//! (`pure::io::fake`) and the fuzz target bodies to the fuzz targets in `fuzz/`, and the
+//! (`pure::hw::io::fake`) and the fuzz target bodies to the fuzz targets in `fuzz/`, and the
 //! generator of their seed corpus (`fuzz_seeds`) to the `fuzz_seeds` example.
 
 #![cfg_attr(not(any(test, feature = "testing")), no_std)]

@@ -14,7 +14,7 @@
 use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use super::ring::WalkTally;
+use crate::pure::dirty::ring::WalkTally;
 
 /// Declares [`Counter`]: variants in file order, each with its name in the file.
 macro_rules! counters {

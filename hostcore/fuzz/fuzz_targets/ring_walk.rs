@@ -8,14 +8,14 @@
 //! number of calls, that every buffer the device may write is marked, and that the ring
 //! area the report path marks covers the ring.
 //!
-//! The body lives in the core (`pure::dirty_testing::fuzz_ring_walk`) so that a plain
+//! The body lives in the core (`pure::testing::dirty::fuzz_ring_walk`) so that a plain
 //! `cargo test` runs it on pseudo-random inputs too. Run with `scripts/fuzz.sh ring_walk`
 //! (`make fuzz` runs every target; seeds in `fuzz/seeds/ring_walk/`).
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vfio_ixgbevf_mig_core::pure::dirty_testing::fuzz_ring_walk;
+use vfio_ixgbevf_mig_core::pure::testing::dirty::fuzz_ring_walk;
 
 fuzz_target!(|data: &[u8]| {
     fuzz_ring_walk(data);

@@ -1,0 +1,1303 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The RX ring walker: which guest memory the device may write for newly posted RX
+//! descriptors.
+//!
+//! # Where the VF writes guest memory
+//!
+//! 1. RX buffers: the packet (and, with header split, header) buffer addresses of every RX
+//!    descriptor the guest posts. The device overwrites the descriptor with its write-back
+//!    format when it is done, so the addresses are gone by report time: they are captured
+//!    when posted. The RX queue registers are trapped from the start, the chained write
+//!    handler sees every RX tail write and, while logging, calls [`RxRing::walk`] over the
+//!    descriptors the write posts *before* forwarding it (the device cannot fetch a
+//!    descriptor before the tail covers it). At `DMA_LOGGING_START` the shell walks the
+//!    descriptors already owned by the device, `RDH..RDT`: a descriptor found still in read
+//!    format is marked; one already written back had its buffer written before the walk,
+//!    i.e. before the start ioctl returned, which the first pre-copy pass copies anyway.
+//!    This relies on the guest leaving descriptors alone while the device owns them, as the
+//!    datasheets require (a guest that rewrites a posted descriptor races the device's
+//!    descriptor prefetch and only corrupts its own receive path).
+//! 2. RX descriptor write-back into the RX ring, and 3. TX write-back: descriptor DD bits
+//!    into the TX ring (QEMU `igb_txdesc_writeback`) or the 4-byte head at `TDWBAH:TDWBAL`
+//!    (`E1000_TX_HEAD_WB_ENABLE`). These areas depend only on the ring registers, not on what
+//!    the guest posts, so the shell marks the [`super::areas`] of every queue at each report
+//!    instead of on every write. Ring registers can change between reports: the RX ones are
+//!    on the trapped page, so the trap marks the old RX ring when `RDBAL`/`RDBAH`/`RDLEN`
+//!    change; the TX ones are not trapped, so the shell also marks the TX areas it computed
+//!    at the previous report (a TX ring used and moved again within one report interval is
+//!    the one case this cannot see).
+//!
+//! # Descriptors the device still owns
+//!
+//! `RDH..RDT` is not all the device may still write. Real silicon fetches descriptors into
+//! an on-chip cache ahead of use and advances `RDH` at the *fetch*; it writes the packet data
+//! later and writes the descriptors back (DD set, buffer addresses overwritten) later still,
+//! in ring order and batched by `RXDCTL.WTHRESH` or a timer (82599 datasheet, `RXDCTL`
+//! `PTHRESH`/`HTHRESH`/`WTHRESH` and "Receive Descriptor Fetching" / "Receive Descriptor
+//! Write-Back"; the 82575/82576 datasheets note that `RDH` may point past descriptors not yet
+//! written back to host memory, and the 82598 one tells software to judge by DD, not by
+//! `RDH`). So the buffers the device may still write are those of `RDH..RDT` *plus* the
+//! descriptors right before `RDH` that are not written back yet: fetched, still in read
+//! format. [`RxRing::owned_from`] finds where that run starts by scanning back from `RDH`;
+//! [`RxRing::walk_owned`] marks the buffers of the whole owned stretch. Write-back happens
+//! after the data and in ring order, so the first written-back descriptor met going back
+//! ends the run: it and everything before it are done with.
+//!
+//! "Written back" is DD set *and* a non-zero length ([`RxRing::written_back`]); DD alone
+//! would misjudge the rings drivers really post. The datasheets have software post the
+//! advanced read format with bit 0 of the header address (the DD position) clear, and igbvf
+//! and DPDK write the whole header address; but ixgbevf, igb, ixgbe and igc post by writing
+//! `read.pkt_addr` only and clearing `wb.upper.length` of the next descriptor to post (they
+//! judge completion by a non-zero length), so a posted descriptor keeps DD set from its
+//! previous write-back. Legacy drivers clear `status`. Either way a posted descriptor has DD
+//! clear or a zero length, and a written-back one has both set; a write-back with length 0
+//! (a packet all in the header buffer) only makes a scan go further (false positives).
+//!
+//! # Hostile rings
+//!
+//! The ring is guest memory: every descriptor is untrusted. The walker reads through
+//! [`GuestMem`] (the device's IOMMU view in the kernel) in batches of up to
+//! [`BATCH_DESCS`] descriptors that never cross a 4 KiB boundary, skips and counts
+//! descriptors on unmapped pages (the device cannot fetch them either), never walks more
+//! than the ring or [`MAX_WALK_DESCS`] per call, and uses checked arithmetic throughout.
+//! Registers outside what the hardware can hold are refused with a [`RingError`]; the shell
+//! then marks everything ([`super::set::DirtySet::mark_all`]), the only safe answer when
+//! the device's behaviour is unknown.
+//!
+//! C counterparts: `union e1000_adv_rx_desc` (`igbvf/vf.h`), `union ixgbe_adv_rx_desc`
+//! (`ixgbevf/defines.h`), `igb_read_rx_descr()` and `igb_write_packet_to_guest()` in QEMU's
+//! `hw/net/igb_core.c`.
+
+use core::fmt;
+
+use crate::pure::dirty::ranges::{DirtySink, Span};
+use crate::pure::hw::family::Family;
+use crate::pure::hw::fields::{DescType, Srrctl};
+
+/// Bytes per RX or TX descriptor (legacy and advanced formats alike).
+pub const DESC_LEN: u32 = 16;
+
+/// Alignment of ring bases and lengths: `RDBAL`/`RDLEN` bits 6:0 read as zero (the register
+/// self-tests of igb and ixgbevf write `0xFFFFFF80` and `0x000FFF80` patterns).
+pub const RING_ALIGN: u32 = 128;
+
+/// Largest ring length in bytes: `RDLEN`/`TDLEN` hold bits 19:7.
+pub const MAX_RING_LEN: u32 = 0x000F_FF80;
+
+/// Most descriptors in a ring.
+pub const MAX_RING_DESCS: u32 = MAX_RING_LEN / DESC_LEN;
+
+/// Bits of `RDH`/`RDT` the device keeps (ixgbevf's self-test pattern for `RDT`).
+pub const INDEX_MASK: u32 = 0xFFFF;
+
+/// Descriptors read per [`GuestMem::read`] call (256 bytes).
+pub const BATCH_DESCS: u32 = 16;
+
+/// Most descriptors one [`RxRing::walk`] call reads (ixgbe's largest validated ring; 128 KiB
+/// of reads). Drivers post at most a ring at a time, in practice up to 4096 descriptors.
+pub const MAX_WALK_DESCS: u32 = 8192;
+
+/// Packet buffer size assumed when `SRRCTL.BSIZEPKT` is 0. On the igb family the PF's
+/// `RCTL.BSIZE`/`BSEX` then apply, at most 16 KiB (QEMU `e1000x_rxbufsize`); on the ixgbe
+/// family 0 is not allowed and the largest frame the MAC accepts fits in 16 KiB.
+pub const ZERO_BSIZEPKT_LEN: u64 = 16 * 1024;
+
+/// Header buffer size assumed when `SRRCTL.BSIZEHDR` is 0: the largest the field encodes.
+pub const MAX_HEADER_LEN: u64 = 63 * 64;
+
+/// Granule of the IOMMU view: a batch read never crosses it.
+const PAGE: u64 = 4096;
+
+/// Where a written-back RX descriptor says it is done: the byte whose bit 0 is DD and the
+/// 16-bit packet length the device writes with it (see the module documentation).
+///
+/// Advanced descriptors (82599 and 82576 datasheets, "Advanced Receive Descriptors", write-back
+/// format):
+/// `status_error` at bytes 8..12 (DD is bit 0), `length` at bytes 12..14. Legacy ones (the
+/// legacy receive descriptor format, the section before): `length` at bytes 8..10, `status`
+/// at byte 12.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Done {
+    Advanced,
+    Legacy,
+}
+
+impl Done {
+    /// `(DD byte, length byte)`.
+    const fn at(self) -> (usize, usize) {
+        match self {
+            Done::Advanced => (8, 12),
+            Done::Legacy => (12, 8),
+        }
+    }
+}
+
+/// A guest memory read hit an IOVA without a mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unmapped;
+
+/// Reads guest memory as the device sees it (through its IOMMU domain in the kernel).
+pub trait GuestMem {
+    /// Fills `buf` from `[iova, iova + buf.len())`, which never crosses a 4 KiB boundary
+    /// when called by the walker. Fails if any of it is unmapped.
+    fn read(&mut self, iova: u64, buf: &mut [u8]) -> Result<(), Unmapped>;
+}
+
+/// Why the walker refuses a ring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RingError {
+    /// `RDLEN` is 0 but descriptors are being posted.
+    EmptyRing,
+    /// `RDLEN` is not a multiple of 128 bytes.
+    LenUnaligned(u32),
+    /// `RDLEN` exceeds [`MAX_RING_LEN`].
+    LenTooLarge(u32),
+    /// The ring base is not 128-byte aligned.
+    BaseUnaligned(u64),
+    /// The ring runs past the end of the 64-bit address space.
+    BaseOverflow(u64),
+    /// A head or tail index (after [`INDEX_MASK`]) outside the ring.
+    IndexOutOfRange {
+        /// The index.
+        index: u32,
+        /// Descriptors in the ring.
+        count: u32,
+    },
+}
+
+impl fmt::Display for RingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RingError::EmptyRing => write!(f, "descriptors posted to an empty ring"),
+            RingError::LenUnaligned(len) => write!(f, "ring length {len:#x} not 128-aligned"),
+            RingError::LenTooLarge(len) => write!(f, "ring length {len:#x} too large"),
+            RingError::BaseUnaligned(base) => write!(f, "ring base {base:#x} not 128-aligned"),
+            RingError::BaseOverflow(base) => write!(f, "ring at {base:#x} wraps the address space"),
+            RingError::IndexOutOfRange { index, count } => {
+                write!(f, "ring index {index} outside a ring of {count}")
+            }
+        }
+    }
+}
+
+/// Which read-format fields the device may write through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// One buffer at bytes 0..8: legacy (`DESCTYPE` 0) or advanced one-buffer (1).
+    OneBuffer,
+    /// Packet buffer at bytes 0..8, header buffer at bytes 8..16: header split (2, 5) and
+    /// header replication (igb 3, both 4).
+    HeaderSplit,
+    /// A reserved `DESCTYPE` (ixgbe 3, both 6 and 7): both quadwords are taken as buffers of
+    /// the larger size.
+    Unknown,
+}
+
+impl Layout {
+    /// The layout `srrctl` selects on `family`.
+    pub fn of(family: Family, srrctl: Srrctl) -> Layout {
+        match srrctl.desctype() {
+            Ok(DescType::Legacy | DescType::AdvOneBuf) => Layout::OneBuffer,
+            // `*_HDR_REPLICATION` (3) exists on the 82576 only; `ixgbevf/defines.h` skips it.
+            Ok(DescType::AdvHeaderReplication) if family == Family::Ixgbe => Layout::Unknown,
+            Ok(_) => Layout::HeaderSplit,
+            Err(_) => Layout::Unknown,
+        }
+    }
+}
+
+/// Packet buffer bytes the device may write per descriptor under `srrctl`.
+///
+/// `BSIZEPKT` is 7 bits (1..127 KiB) on the igb family; on the ixgbe family only 1..16 KiB
+/// are documented, so a value whose low 5 bits are 0 is treated like 0 as well. Taking the
+/// larger of both readings can only over-approximate.
+pub fn packet_len(family: Family, srrctl: Srrctl) -> u64 {
+    let field = u64::from(srrctl.bsizepkt());
+    let hw = match family {
+        Family::Igb => field,
+        Family::Ixgbe => field & 0x1F,
+    };
+    let len = field * 1024;
+    if hw == 0 {
+        len.max(ZERO_BSIZEPKT_LEN)
+    } else {
+        len
+    }
+}
+
+/// Header buffer bytes the device may write per descriptor under `srrctl`.
+///
+/// `BSIZEHDR` is 6 bits (13:8) on the ixgbe family; the 82576 defines bits 11:8 only, so a
+/// value whose low 4 bits are 0 is treated like 0 there.
+pub fn header_len(family: Family, srrctl: Srrctl) -> u64 {
+    let field = u64::from(srrctl.bsizehdr());
+    let hw = match family {
+        Family::Igb => field & 0xF,
+        Family::Ixgbe => field,
+    };
+    if hw == 0 {
+        MAX_HEADER_LEN
+    } else {
+        field * 64
+    }
+}
+
+/// The 64-bit DMA address in a `*BAL`/`*BAH` register pair.
+pub const fn dma_address(lo: u32, hi: u32) -> u64 {
+    // CAST: u32 to u64 is lossless.
+    ((hi as u64) << 32) | lo as u64
+}
+
+/// What one [`RxRing::walk`] call did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Walk {
+    /// Descriptors the tail move posted.
+    pub posted: u32,
+    /// Descriptors examined (read or found unmapped).
+    pub walked: u32,
+    /// Where to continue if the walk stopped at [`MAX_WALK_DESCS`]: the remaining
+    /// descriptors are `resume..to`. `None` when every posted descriptor was walked.
+    pub resume: Option<u32>,
+    /// [`GuestMem::read`] calls.
+    pub reads: u32,
+    /// Descriptors on unmapped pages (skipped).
+    pub unmapped: u32,
+    /// Buffers marked.
+    pub buffers: u32,
+    /// Buffer addresses that were 0 (skipped: the device does not DMA to a null buffer).
+    pub null_addrs: u32,
+    /// Buffers running past the end of the address space (marked up to the end).
+    pub clipped_addrs: u32,
+}
+
+impl Walk {
+    /// Whether the walk stopped early (see [`Walk::resume`]).
+    pub fn truncated(&self) -> bool {
+        self.resume.is_some()
+    }
+
+    /// Descriptors and buffers skipped as garbage: descriptors on unmapped pages, null
+    /// buffer addresses, buffers wrapping the address space.
+    pub fn skipped(&self) -> u32 {
+        self.unmapped
+            .saturating_add(self.null_addrs)
+            .saturating_add(self.clipped_addrs)
+    }
+}
+
+/// Sums of [`Walk`]s, for a logging session's debug line and the device's statistics
+/// (`crate::pure::stats`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WalkTally {
+    /// Descriptors examined ([`Walk::walked`]).
+    pub walked: u64,
+    /// Descriptors and buffers skipped as garbage ([`Walk::skipped`]), plus whatever the
+    /// shell adds (buffers outside every logged range).
+    pub skipped: u64,
+    /// Walks cut at [`MAX_WALK_DESCS`] and resumed.
+    pub truncated: u64,
+    /// Walks refused: ring registers or indices the walker rejects ([`RingError`]), or a
+    /// walk that made no progress. The shell then cannot tell what the device may write.
+    pub refused: u64,
+}
+
+impl WalkTally {
+    /// Adds one [`RxRing::walk`] call.
+    pub fn add(&mut self, w: &Walk) {
+        self.walked = self.walked.saturating_add(u64::from(w.walked));
+        self.skipped = self.skipped.saturating_add(u64::from(w.skipped()));
+        if w.truncated() {
+            self.truncated = self.truncated.saturating_add(1);
+        }
+    }
+
+    /// Adds one [`RxRing::owned_from`] scan: its descriptors count as walked, those on
+    /// unmapped pages as skipped.
+    pub fn add_scan(&mut self, o: &OwnedStart) {
+        self.walked = self.walked.saturating_add(u64::from(o.scanned));
+        self.skipped = self.skipped.saturating_add(u64::from(o.unmapped));
+    }
+
+    /// Counts a refused walk.
+    pub fn refuse(&mut self) {
+        self.refused = self.refused.saturating_add(1);
+    }
+
+    /// Adds another tally.
+    pub fn merge(&mut self, other: &WalkTally) {
+        self.walked = self.walked.saturating_add(other.walked);
+        self.skipped = self.skipped.saturating_add(other.skipped);
+        self.truncated = self.truncated.saturating_add(other.truncated);
+        self.refused = self.refused.saturating_add(other.refused);
+    }
+}
+
+/// Why [`RxRing::owned_from`] stopped scanning back from the head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OwnedStop {
+    /// The descriptor before [`OwnedStart::from`] is written back: the device is done with
+    /// it and, write-back being in ring order, with everything before it.
+    WrittenBack,
+    /// Every descriptor from the tail up to the head is still in read format (or on an
+    /// unmapped page): the device may still write through all of them, and
+    /// [`OwnedStart::owned`] is the whole ring.
+    Tail,
+    /// [`MAX_WALK_DESCS`] descriptors scanned without reaching either: what the device still
+    /// owns is unknown, the caller must mark everything.
+    Bound,
+}
+
+/// Where the descriptors the device may still write start, as found by
+/// [`RxRing::owned_from`]: `from..head` (fetched, not yet written back) and `head..tail`
+/// (not yet fetched).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OwnedStart {
+    /// First descriptor the device may still write through.
+    pub from: u32,
+    /// Descriptors before the head still in read format or unmapped: `from` is `head -
+    /// pending` (modulo the ring size).
+    pub pending: u32,
+    /// Descriptors the device may still write through: `pending` plus `head..tail`. When it
+    /// is the whole ring, `from` equals the tail and `walk(from, tail)` would walk nothing;
+    /// [`RxRing::walk_owned`] handles that.
+    pub owned: u32,
+    /// Descriptors examined (read or found unmapped), the written-back one included.
+    pub scanned: u32,
+    /// Descriptors on unmapped pages among them (counted in `pending`).
+    pub unmapped: u32,
+    /// [`GuestMem::read`] calls.
+    pub reads: u32,
+    /// Why the scan stopped.
+    pub stop: OwnedStop,
+}
+
+impl OwnedStart {
+    /// Whether the scan hit its bound ([`OwnedStop::Bound`]): the caller must fail closed.
+    pub fn truncated(&self) -> bool {
+        self.stop == OwnedStop::Bound
+    }
+}
+
+/// A validated RX ring configuration: base, length and buffer layout.
+///
+/// # Invariants
+///
+/// `count` is in `1..=MAX_RING_DESCS`, `base` is 128-byte aligned and `base + count * 16`
+/// does not overflow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RxRing {
+    base: u64,
+    count: u32,
+    layout: Layout,
+    pkt_len: u64,
+    hdr_len: u64,
+    /// Where write-back marks a descriptor done; `None` for reserved descriptor types
+    /// (never trusted).
+    done: Option<Done>,
+}
+
+impl RxRing {
+    /// Checks the queue's registers: `rdba` from `RDBAL`/`RDBAH` (see [`dma_address`]),
+    /// `RDLEN` and `SRRCTL` as read from the device.
+    pub fn new(family: Family, rdba: u64, rdlen: u32, srrctl: Srrctl) -> Result<Self, RingError> {
+        if rdlen == 0 {
+            return Err(RingError::EmptyRing);
+        }
+        if rdlen % RING_ALIGN != 0 {
+            return Err(RingError::LenUnaligned(rdlen));
+        }
+        if rdlen > MAX_RING_LEN {
+            return Err(RingError::LenTooLarge(rdlen));
+        }
+        if rdba % u64::from(RING_ALIGN) != 0 {
+            return Err(RingError::BaseUnaligned(rdba));
+        }
+        if rdba.checked_add(u64::from(rdlen)).is_none() {
+            return Err(RingError::BaseOverflow(rdba));
+        }
+        let layout = Layout::of(family, srrctl);
+        let done = match (layout, srrctl.desctype()) {
+            (Layout::Unknown, _) => None,
+            (_, Ok(DescType::Legacy)) => Some(Done::Legacy),
+            _ => Some(Done::Advanced),
+        };
+        // INVARIANT: all three checked just above.
+        Ok(RxRing {
+            base: rdba,
+            count: rdlen / DESC_LEN,
+            layout,
+            pkt_len: packet_len(family, srrctl),
+            hdr_len: header_len(family, srrctl),
+            done,
+        })
+    }
+
+    /// Descriptors in the ring.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The buffer layout.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// Packet buffer bytes marked per descriptor.
+    pub fn packet_len(&self) -> u64 {
+        self.pkt_len
+    }
+
+    /// Header buffer bytes marked per descriptor (header-split layouts).
+    pub fn header_len(&self) -> u64 {
+        self.hdr_len
+    }
+
+    /// The ring's own memory.
+    pub fn span(&self) -> Span {
+        Span {
+            iova: self.base,
+            len: u64::from(self.count) * u64::from(DESC_LEN),
+        }
+    }
+
+    /// Marks into `sink` the buffers of the descriptors `from..to` (indices modulo the ring
+    /// size, masked with [`INDEX_MASK`] like the hardware does): `from` is the previous tail
+    /// (or the head at log start), `to` the tail being written. `from == to` posts nothing.
+    ///
+    /// Reads at most [`MAX_WALK_DESCS`] descriptors; see [`Walk::resume`]. An index outside
+    /// the ring is refused (the hardware's behaviour is undefined) and nothing is marked.
+    pub fn walk<M, K>(
+        &self,
+        from: u32,
+        to: u32,
+        mem: &mut M,
+        sink: &mut K,
+    ) -> Result<Walk, RingError>
+    where
+        M: GuestMem + ?Sized,
+        K: DirtySink + ?Sized,
+    {
+        let (from, to) = (from & INDEX_MASK, to & INDEX_MASK);
+        let mut w = Walk::default();
+        if from == to {
+            return Ok(w);
+        }
+        for index in [from, to] {
+            if index >= self.count {
+                return Err(RingError::IndexOutOfRange {
+                    index,
+                    count: self.count,
+                });
+            }
+        }
+        // Both below `count`, so neither subtraction underflows.
+        w.posted = if to > from {
+            to - from
+        } else {
+            self.count - from + to
+        };
+        let mut left = w.posted.min(MAX_WALK_DESCS);
+        let mut buf = [0u8; (BATCH_DESCS * DESC_LEN) as usize];
+        let mut i = from;
+        while left > 0 {
+            // In bounds by the invariants: `i < count`, so `addr + 16 <= base + rdlen`.
+            let addr = self.base.saturating_add(u64::from(i) * u64::from(DESC_LEN));
+            let to_page = (PAGE - addr % PAGE) / u64::from(DESC_LEN);
+            let batch = left
+                .min(BATCH_DESCS)
+                .min(self.count - i)
+                .min(u32::try_from(to_page).unwrap_or(BATCH_DESCS));
+            let bytes = buf
+                .get_mut(..(batch * DESC_LEN) as usize)
+                .unwrap_or(&mut []);
+            w.reads += 1;
+            match mem.read(addr, bytes) {
+                Ok(()) => {
+                    // `i + batch <= count`: the slots stay inside the ring.
+                    for (slot, desc) in (i..).zip(bytes.chunks_exact(DESC_LEN as usize)) {
+                        sink.descriptor(slot);
+                        self.mark_descriptor(desc, sink, &mut w);
+                    }
+                }
+                Err(Unmapped) => w.unmapped += batch,
+            }
+            w.walked += batch;
+            left -= batch;
+            i += batch;
+            if i == self.count {
+                i = 0;
+            }
+        }
+        if w.walked < w.posted {
+            w.resume = Some(i);
+        }
+        Ok(w)
+    }
+
+    /// [`RxRing::walk`] over all of `from..to`, resuming after every [`MAX_WALK_DESCS`] cut,
+    /// with every call added to `tally`. Returns `false` when the walk was refused (a
+    /// [`RingError`], or a resume that made no progress, counted in [`WalkTally::refused`]):
+    /// what the device may write is unknown then, and the caller must mark everything.
+    ///
+    /// Bounded: a ring holds at most [`MAX_RING_DESCS`] descriptors, so the walk ends
+    /// after at most `MAX_RING_DESCS / MAX_WALK_DESCS + 1` calls.
+    pub fn walk_all<M, K>(
+        &self,
+        mut from: u32,
+        to: u32,
+        mem: &mut M,
+        sink: &mut K,
+        tally: &mut WalkTally,
+    ) -> bool
+    where
+        M: GuestMem + ?Sized,
+        K: DirtySink + ?Sized,
+    {
+        for _ in 0..=MAX_RING_DESCS / MAX_WALK_DESCS {
+            match self.walk(from, to, mem, sink) {
+                Ok(w) => {
+                    tally.add(&w);
+                    match w.resume {
+                        Some(next) if next != from => from = next,
+                        Some(_) => break,
+                        None => return true,
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        tally.refuse();
+        false
+    }
+
+    /// Whether `desc` (one 16-byte descriptor) has been written back: DD set *and* a
+    /// non-zero length (see the module documentation for why DD alone would misjudge
+    /// ixgbevf's rings).
+    ///
+    /// Reserved descriptor types ([`Layout::Unknown`]) have no known format: never written
+    /// back, so that an owned scan runs to the tail. A short slice is not written back
+    /// either.
+    pub fn written_back(&self, desc: &[u8]) -> bool {
+        let Some((dd, len)) = self.done.map(Done::at) else {
+            return false;
+        };
+        let dd = desc.get(dd).is_some_and(|b| b & 1 != 0);
+        let len = desc
+            .get(len..len + 2)
+            .is_some_and(|l| l.iter().any(|&b| b != 0));
+        dd && len
+    }
+
+    /// The bytes the device wrote into the packet buffer of `desc`, if `desc` is written back
+    /// and the ring uses one buffer per descriptor (with header split the header buffer's
+    /// length is elsewhere: `None`, the caller keeps the whole buffers). The write-back's
+    /// length field is what the device put there (82599/82576 datasheets, advanced receive
+    /// descriptor write-back format, `PKT_LEN`; legacy: `Length`).
+    pub fn written_len(&self, desc: &[u8]) -> Option<u64> {
+        if self.layout != Layout::OneBuffer || !self.written_back(desc) {
+            return None;
+        }
+        let (_, at) = self.done.map(Done::at)?;
+        let len = desc.get(at..at + 2)?;
+        Some(u64::from(u16::from_le_bytes([*len.first()?, *len.get(1)?])))
+    }
+
+    /// Where the descriptors the device may still write start, given its `head` (`RDH`) and
+    /// `tail` (`RDT`): scans back from `head - 1` over descriptors not yet written back (see
+    /// the module documentation), through `tail..head` (the whole ring when `head == tail`:
+    /// the device may have fetched every descriptor software posted).
+    ///
+    /// Stops at the first written-back descriptor ([`RxRing::written_back`]), at the tail,
+    /// or after
+    /// [`MAX_WALK_DESCS`] descriptors ([`OwnedStop::Bound`]: fail closed). Descriptors on
+    /// unmapped pages are counted as still owned and the scan goes on: the device may have
+    /// fetched them before the mapping went away, and descriptors further back may still be
+    /// pending behind them (the walk then skips the unmapped ones again). Reads go in batches
+    /// of up to [`BATCH_DESCS`] that never cross a 4 KiB boundary.
+    ///
+    /// A guest that posts a descriptor looking written back (DD and a length both set,
+    /// which no driver does) ends the scan there: only that guest's own buffers can then be
+    /// missed.
+    ///
+    /// Indices are masked with [`INDEX_MASK`]; one outside the ring is refused like
+    /// [`RxRing::walk`] refuses it.
+    pub fn owned_from<M>(&self, head: u32, tail: u32, mem: &mut M) -> Result<OwnedStart, RingError>
+    where
+        M: GuestMem + ?Sized,
+    {
+        let (head, tail) = (head & INDEX_MASK, tail & INDEX_MASK);
+        for index in [head, tail] {
+            if index >= self.count {
+                return Err(RingError::IndexOutOfRange {
+                    index,
+                    count: self.count,
+                });
+            }
+        }
+        // Both below `count`: no subtraction underflows. Software's side is `tail..head`,
+        // the whole ring when they are equal; the device's is `head..tail`.
+        let behind = if head > tail {
+            head - tail
+        } else {
+            self.count - tail + head
+        };
+        let ahead = if tail >= head {
+            tail - head
+        } else {
+            self.count - head + tail
+        };
+        let limit = behind.min(MAX_WALK_DESCS);
+        let mut o = OwnedStart {
+            from: head,
+            pending: 0,
+            owned: ahead,
+            scanned: 0,
+            unmapped: 0,
+            reads: 0,
+            stop: OwnedStop::Tail,
+        };
+        let mut buf = [0u8; (BATCH_DESCS * DESC_LEN) as usize];
+        // `o.from` is the oldest descriptor found owned so far; the batch ends right before it.
+        'scan: while o.pending < limit {
+            let end = if o.from == 0 { self.count } else { o.from };
+            // In bounds by the invariants: `end - 1 < count`.
+            let last = self
+                .base
+                .saturating_add(u64::from(end - 1) * u64::from(DESC_LEN));
+            let in_page = last % PAGE / u64::from(DESC_LEN) + 1;
+            let batch = (limit - o.pending)
+                .min(BATCH_DESCS)
+                .min(end)
+                .min(u32::try_from(in_page).unwrap_or(BATCH_DESCS));
+            let first = end - batch;
+            let addr = self
+                .base
+                .saturating_add(u64::from(first) * u64::from(DESC_LEN));
+            let bytes = buf
+                .get_mut(..(batch * DESC_LEN) as usize)
+                .unwrap_or(&mut []);
+            o.reads += 1;
+            match mem.read(addr, bytes) {
+                Ok(()) => {
+                    for desc in bytes.chunks_exact(DESC_LEN as usize).rev() {
+                        o.scanned += 1;
+                        if self.written_back(desc) {
+                            o.stop = OwnedStop::WrittenBack;
+                            break 'scan;
+                        }
+                        o.pending += 1;
+                        o.from = self.prev(o.from);
+                    }
+                }
+                Err(Unmapped) => {
+                    o.scanned += batch;
+                    o.unmapped += batch;
+                    o.pending += batch;
+                    o.from = first;
+                }
+            }
+        }
+        if o.stop == OwnedStop::Tail && o.pending < behind {
+            o.stop = OwnedStop::Bound;
+        }
+        o.owned = ahead + o.pending;
+        Ok(o)
+    }
+
+    /// Marks into `sink` the buffers of every descriptor the device may still write:
+    /// [`RxRing::owned_from`] `head`, then [`RxRing::walk_all`] from there to `tail`, with
+    /// the scanned descriptors and every walk added to `tally`. What the report path and
+    /// `DMA_LOGGING_START` walk instead of `head..tail`.
+    ///
+    /// Returns `false` when what the device owns is unknown (indices the walker refuses, a
+    /// scan that hit its bound, a refused walk; counted in [`WalkTally::refused`]): the
+    /// caller must mark everything.
+    pub fn walk_owned<M, K>(
+        &self,
+        head: u32,
+        tail: u32,
+        mem: &mut M,
+        sink: &mut K,
+        tally: &mut WalkTally,
+    ) -> bool
+    where
+        M: GuestMem + ?Sized,
+        K: DirtySink + ?Sized,
+    {
+        let o = match self.owned_from(head, tail, mem) {
+            Ok(o) => o,
+            Err(_) => {
+                tally.refuse();
+                return false;
+            }
+        };
+        tally.add_scan(&o);
+        if o.truncated() {
+            tally.refuse();
+            return false;
+        }
+        let [(a, b), (c, d)] = self.owned_walks(&o, tail);
+        self.walk_all(a, b, mem, sink, tally) && self.walk_all(c, d, mem, sink, tally)
+    }
+
+    /// The `from..to` walks ([`RxRing::walk_all`]) that cover what `o` (from
+    /// [`RxRing::owned_from`] with `tail`) found owned: `o.from..tail`, and an empty second
+    /// walk; or, when the whole ring is owned (`o.from == tail`, which as one walk would
+    /// walk nothing), `o.from..o.from - 1` and `o.from - 1..o.from`.
+    pub fn owned_walks(&self, o: &OwnedStart, tail: u32) -> [(u32, u32); 2] {
+        let tail = tail & INDEX_MASK;
+        if o.owned >= self.count && o.from < self.count {
+            let last = self.prev(o.from);
+            return [(o.from, last), (last, o.from)];
+        }
+        [(o.from, tail), (tail, tail)]
+    }
+
+    /// The index before `i` (`i < count`), wrapping at the ring's start.
+    fn prev(&self, i: u32) -> u32 {
+        i.checked_sub(1).unwrap_or(self.count - 1)
+    }
+
+    fn mark_descriptor<K: DirtySink + ?Sized>(&self, desc: &[u8], sink: &mut K, w: &mut Walk) {
+        let qword = |at: usize| {
+            desc.get(at..)
+                .and_then(|d| d.first_chunk::<8>())
+                .map_or(0, |b| u64::from_le_bytes(*b))
+        };
+        let (pkt, hdr) = (qword(0), qword(8));
+        match self.layout {
+            Layout::OneBuffer => mark_buffer(pkt, self.pkt_len, sink, w),
+            Layout::HeaderSplit => {
+                mark_buffer(pkt, self.pkt_len, sink, w);
+                mark_buffer(hdr, self.hdr_len, sink, w);
+            }
+            Layout::Unknown => {
+                let len = self.pkt_len.max(self.hdr_len);
+                mark_buffer(pkt, len, sink, w);
+                mark_buffer(hdr, len, sink, w);
+            }
+        }
+    }
+}
+
+/// Marks a buffer at `addr` of `len` bytes.
+///
+/// Bit 0 of an advanced descriptor address may be a flag (`NSE` on the packet address, `DD`
+/// on the header address), in which case the device writes from `addr & !1`: the marked
+/// range covers both readings. A null address means "no buffer" (QEMU skips such
+/// descriptors "as per intel docs").
+fn mark_buffer<K: DirtySink + ?Sized>(addr: u64, len: u64, sink: &mut K, w: &mut Walk) {
+    if addr == 0 {
+        w.null_addrs = w.null_addrs.saturating_add(1);
+        return;
+    }
+    let start = addr & !1;
+    let len = match addr.checked_add(len) {
+        Some(end) => end - start,
+        None => {
+            // Up to and including the last byte of the address space. `addr >= 2` here (a
+            // buffer of at most 127 KiB only wraps from near the top), so this fits.
+            w.clipped_addrs = w.clipped_addrs.saturating_add(1);
+            (u64::MAX - start).saturating_add(1)
+        }
+    };
+    sink.mark(start, len);
+    w.buffers = w.buffers.saturating_add(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pure::testing::dirty::{covered, FakeMem};
+
+    const ONEBUF: u32 = 0x0200_0000;
+    const SPLIT_ALWAYS: u32 = 0x0A00_0000;
+
+    fn srrctl(raw: u32) -> Srrctl {
+        Srrctl::from_raw(raw)
+    }
+
+    /// A mapped ring of `count` descriptors at `base`, descriptor `i` pointing at buffer
+    /// `0x1_0000_0000 + i * 0x1000 + 0x10` and header `0x2_0000_0000 + i * 0x100`.
+    fn ring(mem: &mut FakeMem, base: u64, count: u32) {
+        for i in 0..u64::from(count) {
+            mem.write_u64(base + 16 * i, 0x1_0000_0000 + i * 0x1000 + 0x10);
+            mem.write_u64(base + 16 * i + 8, 0x2_0000_0000 + i * 0x100);
+        }
+    }
+
+    fn walk(r: &RxRing, mem: &mut FakeMem, from: u32, to: u32) -> (Walk, Vec<(u64, u64)>) {
+        let mut marks = Vec::new();
+        let w = r
+            .walk(from, to, mem, &mut |a, l| marks.push((a, l)))
+            .unwrap();
+        (w, marks)
+    }
+
+    #[test]
+    fn one_buffer_marks_packet_buffers_only() {
+        let mut mem = FakeMem::new();
+        ring(&mut mem, 0x8000, 256);
+        let r = RxRing::new(Family::Igb, 0x8000, 256 * 16, srrctl(ONEBUF | 2)).unwrap();
+        assert_eq!(
+            (r.count(), r.layout(), r.packet_len()),
+            (256, Layout::OneBuffer, 2048)
+        );
+        let (w, marks) = walk(&r, &mut mem, 10, 26);
+        assert_eq!(
+            (w.posted, w.walked, w.buffers, w.resume),
+            (16, 16, 16, None)
+        );
+        assert_eq!(marks[0], (0x1_0000_A010, 2048));
+        assert_eq!(marks[15], (0x1_0001_9010, 2048));
+        // 16 descriptors from index 10: bytes 0x80a0..0x81a0, one page, one read.
+        assert_eq!(w.reads, 1);
+        assert_eq!(mem.reads, 1);
+    }
+
+    #[test]
+    fn header_split_marks_both_buffers() {
+        let mut mem = FakeMem::new();
+        ring(&mut mem, 0x8000, 64);
+        // igbvf_setup_srrctl() for jumbo frames: 128-byte headers, split always.
+        let raw = SPLIT_ALWAYS | (128 << 2) | 4;
+        let r = RxRing::new(Family::Igb, 0x8000, 64 * 16, srrctl(raw)).unwrap();
+        assert_eq!((r.layout(), r.header_len()), (Layout::HeaderSplit, 128));
+        let (w, marks) = walk(&r, &mut mem, 0, 2);
+        assert_eq!(w.buffers, 4);
+        assert_eq!(
+            marks,
+            [
+                (0x1_0000_0010, 4096),
+                (0x2_0000_0000, 128),
+                (0x1_0000_1010, 4096),
+                (0x2_0000_0100, 128)
+            ]
+        );
+    }
+
+    #[test]
+    fn descriptor_types_per_family() {
+        let t = |f, d: u32| Layout::of(f, srrctl(d << 25));
+        for f in Family::ALL {
+            assert_eq!(t(f, 0), Layout::OneBuffer);
+            assert_eq!(t(f, 1), Layout::OneBuffer);
+            assert_eq!(t(f, 2), Layout::HeaderSplit);
+            assert_eq!(t(f, 4), Layout::HeaderSplit);
+            assert_eq!(t(f, 5), Layout::HeaderSplit);
+            assert_eq!(t(f, 6), Layout::Unknown);
+            assert_eq!(t(f, 7), Layout::Unknown);
+        }
+        assert_eq!(t(Family::Igb, 3), Layout::HeaderSplit);
+        assert_eq!(t(Family::Ixgbe, 3), Layout::Unknown);
+        // Reserved types mark both quadwords with the larger size.
+        let mut mem = FakeMem::new();
+        ring(&mut mem, 0, 16);
+        let r = RxRing::new(Family::Ixgbe, 0, 128, srrctl((7 << 25) | 1)).unwrap();
+        let (_, marks) = walk(&r, &mut mem, 1, 2);
+        assert_eq!(marks, [(0x1_0000_1010, 4032), (0x2_0000_0100, 4032)]);
+    }
+
+    #[test]
+    fn buffer_sizes() {
+        let s = |raw| srrctl(raw);
+        assert_eq!(packet_len(Family::Igb, s(0)), 16384);
+        assert_eq!(packet_len(Family::Ixgbe, s(0)), 16384);
+        assert_eq!(packet_len(Family::Igb, s(3)), 3072);
+        assert_eq!(packet_len(Family::Igb, s(0x7F)), 127 * 1024);
+        assert_eq!(packet_len(Family::Igb, s(0x20)), 32 * 1024);
+        assert_eq!(packet_len(Family::Ixgbe, s(0x20)), 32 * 1024);
+        assert_eq!(packet_len(Family::Ixgbe, s(0x40)), 64 * 1024);
+        assert_eq!(packet_len(Family::Ixgbe, s(0x10)), 16 * 1024);
+        assert_eq!(header_len(Family::Igb, s(0)), 4032);
+        assert_eq!(header_len(Family::Igb, s(2 << 8)), 128);
+        assert_eq!(header_len(Family::Igb, s(0x10 << 8)), 4032);
+        assert_eq!(header_len(Family::Ixgbe, s(0x10 << 8)), 1024);
+        assert_eq!(header_len(Family::Ixgbe, s(0x3F << 8)), 4032);
+    }
+
+    #[test]
+    fn descriptors_spread_over_pages_and_wrapping() {
+        let mut mem = FakeMem::new();
+        // 1024 descriptors = 4 pages, starting 128 bytes before a page boundary.
+        let base = 0x10_0F80;
+        ring(&mut mem, base, 1024);
+        let r = RxRing::new(Family::Ixgbe, base, 1024 * 16, srrctl(ONEBUF | 2)).unwrap();
+        // Tail behind the old tail: wraps through the end of the ring.
+        let (w, marks) = walk(&r, &mut mem, 1000, 40);
+        assert_eq!((w.posted, w.walked), (64, 64));
+        let idx: Vec<u64> = marks
+            .iter()
+            .map(|m| (m.0 - 0x1_0000_0010) / 0x1000)
+            .collect();
+        let want: Vec<u64> = (1000..1024).chain(0..40).collect();
+        assert_eq!(idx, want);
+        // Batches split at the ring end and at page boundaries: 1000..1016, 1016..1024,
+        // 0..8 (up to the first page boundary), 8..24, 24..40.
+        assert_eq!(w.reads, 5);
+        // Every page boundary crossing splits a batch.
+        let (w, marks) = walk(&r, &mut mem, 0, 1023);
+        assert_eq!((w.walked, marks.len()), (1023, 1023));
+        assert!(w.reads <= 1023 / 16 + 4 + 1);
+    }
+
+    #[test]
+    fn nothing_posted_and_bad_indices() {
+        let mut mem = FakeMem::new();
+        ring(&mut mem, 0x4000, 128);
+        let r = RxRing::new(Family::Igb, 0x4000, 128 * 16, srrctl(ONEBUF)).unwrap();
+        let (w, marks) = walk(&r, &mut mem, 7, 7);
+        assert_eq!((w, marks.len(), mem.reads), (Walk::default(), 0, 0));
+        // Upper bits of the written tail are ignored like the hardware does.
+        let (w, _) = walk(&r, &mut mem, 7, 0x1_0008);
+        assert_eq!(w.posted, 1);
+        let mut n = 0;
+        let e = r.walk(3, 128, &mut mem, &mut |_, _| n += 1);
+        assert_eq!(
+            e,
+            Err(RingError::IndexOutOfRange {
+                index: 128,
+                count: 128
+            })
+        );
+        let e = r.walk(500, 3, &mut mem, &mut |_, _| n += 1);
+        assert_eq!(
+            e,
+            Err(RingError::IndexOutOfRange {
+                index: 500,
+                count: 128
+            })
+        );
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn garbage_registers_are_refused() {
+        let s = srrctl(ONEBUF);
+        let new = |base, len| RxRing::new(Family::Igb, base, len, s).map(|_| ());
+        assert_eq!(new(0x1000, 0), Err(RingError::EmptyRing));
+        assert_eq!(new(0x1000, 100), Err(RingError::LenUnaligned(100)));
+        assert_eq!(new(0x1000, 0x1010), Err(RingError::LenUnaligned(0x1010)));
+        assert_eq!(
+            new(0x1000, 0x10_0000),
+            Err(RingError::LenTooLarge(0x10_0000))
+        );
+        assert_eq!(new(0x1040, 0x80), Err(RingError::BaseUnaligned(0x1040)));
+        assert_eq!(
+            new(u64::MAX - 0x7F, 0x100),
+            Err(RingError::BaseOverflow(u64::MAX - 0x7F))
+        );
+        // A ring ending exactly at 2^64 is refused too; one ending below it is fine.
+        assert_eq!(
+            new(u64::MAX - 0x7F, 0x80),
+            Err(RingError::BaseOverflow(u64::MAX - 0x7F))
+        );
+        assert_eq!(new(u64::MAX - 0xFF, 0x80), Ok(()));
+        assert_eq!(new(0, 0x80), Ok(()));
+        assert!(RingError::LenUnaligned(100).to_string().contains("0x64"));
+    }
+
+    #[test]
+    fn unmapped_descriptor_pages_are_skipped_and_counted() {
+        let mut mem = FakeMem::new();
+        let base = 0x20_0000;
+        ring(&mut mem, base, 1024);
+        mem.unmap(base + 0x1000);
+        let r = RxRing::new(Family::Igb, base, 1024 * 16, srrctl(ONEBUF | 2)).unwrap();
+        let (w, marks) = walk(&r, &mut mem, 200, 600);
+        assert_eq!((w.walked, w.unmapped), (400, 256));
+        assert_eq!(marks.len(), 144);
+        assert!(marks
+            .iter()
+            .all(|m| !(256..512).contains(&((m.0 - 0x1_0000_0010) / 0x1000))));
+    }
+
+    #[test]
+    fn walk_all_resumes_and_tallies() {
+        let mut mem = FakeMem::new();
+        let count = MAX_RING_DESCS - 8;
+        let base = 0x100_0000;
+        ring(&mut mem, base, count);
+        mem.unmap(base + 0x2000);
+        let r = RxRing::new(Family::Igb, base, count * 16, srrctl(ONEBUF | 2)).unwrap();
+        let mut t = WalkTally::default();
+        let mut marks = 0u64;
+        // Two full cuts and a rest: 20000 descriptors from 100.
+        assert!(r.walk_all(100, 20_100, &mut mem, &mut |_, _| marks += 1, &mut t));
+        assert_eq!(
+            t,
+            WalkTally {
+                walked: 20_000,
+                skipped: 256,
+                truncated: 2,
+                refused: 0
+            }
+        );
+        assert_eq!(marks, 20_000 - 256);
+        // Wrapping past the end, nothing posted, and indices outside the ring.
+        let mut t2 = WalkTally::default();
+        assert!(r.walk_all(count - 10, 10, &mut mem, &mut |_, _| {}, &mut t2));
+        assert_eq!((t2.walked, t2.truncated), (20, 0));
+        assert!(r.walk_all(7, 7, &mut mem, &mut |_, _| {}, &mut t2));
+        assert!(!r.walk_all(7, count, &mut mem, &mut |_, _| {}, &mut t2));
+        assert_eq!(t2.refused, 1);
+        t.merge(&t2);
+        assert_eq!((t.walked, t.truncated, t.refused), (20_020, 2, 1));
+        // The longest walk there is (a full ring but one) fits the call bound.
+        let mut t3 = WalkTally::default();
+        assert!(r.walk_all(5, 4, &mut mem, &mut |_, _| {}, &mut t3));
+        assert_eq!((t3.walked, t3.truncated), (u64::from(count) - 1, 7));
+        t3.refuse();
+        assert_eq!(t3.refused, 1);
+    }
+
+    #[test]
+    fn null_and_wrapping_addresses() {
+        let mut mem = FakeMem::new();
+        mem.write_u64(0x1000, 0);
+        mem.write_u64(0x1008, 0);
+        mem.write_u64(0x1010, u64::MAX - 0x100);
+        mem.write_u64(0x1018, 0x3001); // DD / NSE bit set
+        let s = srrctl(SPLIT_ALWAYS | (2 << 8) | 1);
+        let r = RxRing::new(Family::Ixgbe, 0x1000, 128, s).unwrap();
+        let (w, marks) = walk(&r, &mut mem, 0, 2);
+        assert_eq!((w.null_addrs, w.clipped_addrs, w.buffers), (2, 1, 2));
+        assert_eq!(w.skipped(), 3);
+        assert_eq!(marks, [(u64::MAX - 0x101, 0x102), (0x3000, 129)]);
+        assert!(covered(&marks, 0x3000, 128) && covered(&marks, 0x3001, 128));
+    }
+
+    /// Writes descriptors `from..to` of the ring at `base` back: DD (bit 0 of byte `dd`)
+    /// set, length (at byte `len`) 64, the rest left alone.
+    fn write_back(mem: &mut FakeMem, base: u64, (dd, len): (u64, u64), from: u64, to: u64) {
+        for i in from..to {
+            let a = base + 16 * i;
+            let mut b = [0u8];
+            mem.peek(a + dd, &mut b).unwrap();
+            mem.write(a + dd, &[b[0] | 1]);
+            mem.write(a + len, &[64, 0]);
+        }
+    }
+
+    const ADV: (u64, u64) = (8, 12);
+    const LEGACY: (u64, u64) = (12, 8);
+
+    fn owned(r: &RxRing, mem: &mut FakeMem, head: u32, tail: u32) -> OwnedStart {
+        r.owned_from(head, tail, mem).unwrap()
+    }
+
+    /// Descriptor indices whose packet buffers [`RxRing::walk_owned`] marks (the `ring`
+    /// helper's buffers), and whether it succeeded.
+    fn owned_walk(
+        r: &RxRing,
+        mem: &mut FakeMem,
+        head: u32,
+        tail: u32,
+    ) -> (bool, Vec<u64>, WalkTally) {
+        let mut marks = Vec::new();
+        let mut t = WalkTally::default();
+        let ok = r.walk_owned(head, tail, mem, &mut |a: u64, _| marks.push(a), &mut t);
+        let idx = marks
+            .iter()
+            .filter(|&&a| a & 0xFFF == 0x10)
+            .map(|a| (a - 0x1_0000_0010) / 0x1000)
+            .collect();
+        (ok, idx, t)
+    }
+
+    #[test]
+    fn owned_from_finds_prefetched_descriptors() {
+        let mut mem = FakeMem::new();
+        ring(&mut mem, 0x8000, 64);
+        let r = RxRing::new(Family::Ixgbe, 0x8000, 64 * 16, srrctl(ONEBUF | 2)).unwrap();
+        // 0..10 written back, 10..14 fetched (RDH = 14) but not written back yet.
+        write_back(&mut mem, 0x8000, ADV, 0, 10);
+        let o = owned(&r, &mut mem, 14, 40);
+        assert_eq!(
+            o,
+            OwnedStart {
+                from: 10,
+                pending: 4,
+                owned: 30,
+                scanned: 5,
+                unmapped: 0,
+                reads: 1,
+                stop: OwnedStop::WrittenBack
+            }
+        );
+        let (ok, idx, t) = owned_walk(&r, &mut mem, 14, 40);
+        assert!(ok);
+        assert_eq!(idx, (10..40).collect::<Vec<_>>());
+        assert_eq!((t.walked, t.refused), (5 + 30, 0));
+        assert_eq!(r.owned_walks(&o, 40), [(10, 40), (40, 40)]);
+        // Everything fetched was written back: nothing before the head.
+        write_back(&mut mem, 0x8000, ADV, 10, 14);
+        let o = owned(&r, &mut mem, 14, 40);
+        assert_eq!((o.from, o.pending, o.owned, o.scanned), (14, 0, 26, 1));
+        assert_eq!(o.stop, OwnedStop::WrittenBack);
+        // Idle device, nothing posted, last descriptor written back: nothing owned.
+        let (ok, idx, _) = owned_walk(&r, &mut mem, 14, 14);
+        assert!(ok && idx.is_empty());
+    }
+
+    #[test]
+    fn owned_from_covers_a_fully_fetched_ring() {
+        let mut mem = FakeMem::new();
+        ring(&mut mem, 0x8000, 16);
+        let r = RxRing::new(Family::Igb, 0x8000, 16 * 16, srrctl(ONEBUF | 2)).unwrap();
+        // The device fetched everything posted: head caught up with the tail.
+        let o = owned(&r, &mut mem, 5, 5);
+        assert_eq!(
+            (o.from, o.pending, o.owned, o.stop),
+            (5, 16, 16, OwnedStop::Tail)
+        );
+        assert_eq!((o.scanned, o.reads), (16, 2));
+        // As one walk, 5..5 would walk nothing: two walks.
+        assert_eq!(r.owned_walks(&o, 5), [(5, 4), (4, 5)]);
+        let o = owned(&r, &mut mem, 0, 0);
+        assert_eq!(r.owned_walks(&o, 0x1_0000), [(0, 15), (15, 0)]);
+        let (ok, mut idx, _) = owned_walk(&r, &mut mem, 5, 5);
+        idx.sort_unstable();
+        assert!(ok);
+        assert_eq!(idx, (0..16).collect::<Vec<_>>());
+        // Scanning back reaches the tail: tail..head and head..tail, the whole ring.
+        let o = owned(&r, &mut mem, 9, 4);
+        assert_eq!(
+            (o.from, o.pending, o.owned, o.stop),
+            (4, 5, 16, OwnedStop::Tail)
+        );
+        let (ok, idx, _) = owned_walk(&r, &mut mem, 9, 4);
+        assert!(ok && idx.len() == 16);
+        // The same at index 0 (the split walk wraps).
+        let (ok, idx, _) = owned_walk(&r, &mut mem, 0, 0);
+        assert!(ok && idx.len() == 16);
+    }
+
+    #[test]
+    fn owned_from_wraps_and_batches_by_page() {
+        let mut mem = FakeMem::new();
+        // 1024 descriptors from 128 bytes before a page boundary.
+        let base = 0x10_0F80;
+        ring(&mut mem, base, 1024);
+        let r = RxRing::new(Family::Ixgbe, base, 1024 * 16, srrctl(ONEBUF | 2)).unwrap();
+        // Tail 500, written back up to 990; 990..1024 and 0..3 pending; head 3.
+        write_back(&mut mem, base, ADV, 500, 990);
+        let o = owned(&r, &mut mem, 3, 500);
+        assert_eq!((o.from, o.pending, o.owned), (990, 37, 37 + 497));
+        // Batches end at the ring's start and never cross a page: 0..3, 1008..1024,
+        // 992..1008, 976..992 (stopping at 989).
+        assert_eq!(o.reads, 4);
+        let (ok, idx, _) = owned_walk(&r, &mut mem, 3, 500);
+        assert!(ok);
+        let want: Vec<u64> = (990..1024).chain(0..500).collect();
+        assert_eq!(idx, want);
+        // Descriptors 0..8 sit on the ring's first page: 8..20, 0..8, 1008..1024.
+        write_back(&mut mem, base, ADV, 990, 1024);
+        let o = owned(&r, &mut mem, 20, 500);
+        assert_eq!((o.from, o.pending, o.reads), (0, 20, 3));
+    }
+
+    #[test]
+    fn owned_from_goes_on_past_unmapped_pages() {
+        let mut mem = FakeMem::new();
+        let base = 0x20_0000;
+        ring(&mut mem, base, 1024);
+        let r = RxRing::new(Family::Igb, base, 1024 * 16, srrctl(ONEBUF | 2)).unwrap();
+        write_back(&mut mem, base, ADV, 0, 200);
+        mem.unmap(base + 0x1000); // descriptors 256..512
+        let o = owned(&r, &mut mem, 600, 700);
+        assert_eq!((o.from, o.pending, o.unmapped), (200, 400, 256));
+        assert_eq!((o.owned, o.stop), (500, OwnedStop::WrittenBack));
+        let (ok, idx, t) = owned_walk(&r, &mut mem, 600, 700);
+        assert!(ok);
+        assert_eq!(idx.len(), 500 - 256);
+        // Skipped by the scan and again by the walk, as both count them walked.
+        assert_eq!(t.skipped, 2 * 256);
+        // Nothing mapped at all: owned up to the tail, every read failing.
+        let mut none = FakeMem::new();
+        let o = owned(&r, &mut none, 600, 700);
+        assert_eq!(
+            (o.from, o.owned, o.unmapped, o.stop),
+            (700, 1024, 924, OwnedStop::Tail)
+        );
+    }
+
+    #[test]
+    fn owned_from_is_bounded() {
+        let count = MAX_RING_DESCS - 8;
+        let r = RxRing::new(Family::Igb, 0x100_0000, count * 16, srrctl(ONEBUF | 2)).unwrap();
+        // Nothing mapped, head == tail: the whole ring would be a candidate.
+        let mut mem = FakeMem::new();
+        let o = owned(&r, &mut mem, 100, 100);
+        assert_eq!((o.scanned, o.stop), (MAX_WALK_DESCS, OwnedStop::Bound));
+        assert!(o.truncated());
+        assert!(o.reads <= MAX_WALK_DESCS / BATCH_DESCS + MAX_WALK_DESCS * 16 / 4096 + 1);
+        let mut t = WalkTally::default();
+        assert!(!r.walk_owned(100, 100, &mut mem, &mut |_, _| {}, &mut t));
+        assert_eq!(t.refused, 1);
+        // A run just within the bound is fine.
+        let o = owned(&r, &mut mem, MAX_WALK_DESCS + 5, 5);
+        assert_eq!((o.from, o.stop), (5, OwnedStop::Tail));
+        // A single call never reads more than the ring either.
+        let small = RxRing::new(Family::Igb, 0x8000, 128, srrctl(ONEBUF)).unwrap();
+        let o = owned(&small, &mut mem, 3, 3);
+        assert_eq!((o.scanned, o.pending, o.stop), (8, 8, OwnedStop::Tail));
+    }
+
+    #[test]
+    fn owned_from_hostile_values_and_formats() {
+        let mut mem = FakeMem::new();
+        ring(&mut mem, 0x4000, 128);
+        let r = RxRing::new(Family::Igb, 0x4000, 128 * 16, srrctl(ONEBUF)).unwrap();
+        for (head, tail, bad) in [(128, 3, 128), (3, 128, 128), (0xFFFF, 0, 0xFFFF)] {
+            assert_eq!(
+                r.owned_from(head, tail, &mut mem),
+                Err(RingError::IndexOutOfRange {
+                    index: bad,
+                    count: 128
+                })
+            );
+            let mut t = WalkTally::default();
+            assert!(!r.walk_owned(head, tail, &mut mem, &mut |_, _| {}, &mut t));
+            assert_eq!(t.refused, 1);
+        }
+        // Upper bits are ignored like the hardware does.
+        write_back(&mut mem, 0x4000, ADV, 0, 2);
+        assert_eq!(owned(&r, &mut mem, 0x1_0004, 0xF_0010).from, 2);
+        // Legacy descriptors keep DD in the status byte (12); the header address byte (8) is
+        // a length there.
+        let legacy = RxRing::new(Family::Ixgbe, 0x4000, 128 * 16, srrctl(2)).unwrap();
+        let o = owned(&legacy, &mut mem, 4, 10);
+        assert_eq!((o.from, o.owned, o.stop), (10, 128, OwnedStop::Tail));
+        write_back(&mut mem, 0x4000, LEGACY, 0, 1);
+        let o = owned(&legacy, &mut mem, 4, 10);
+        assert_eq!((o.from, o.stop), (1, OwnedStop::WrittenBack));
+        // Reserved descriptor types: DD is never trusted, the scan runs to the tail.
+        let reserved = RxRing::new(Family::Ixgbe, 0x4000, 128 * 16, srrctl(7 << 25)).unwrap();
+        assert!(!reserved.written_back(&[0xFF; 16]));
+        let o = owned(&reserved, &mut mem, 4, 10);
+        assert_eq!((o.from, o.owned, o.stop), (10, 128, OwnedStop::Tail));
+        // The written-back test itself: DD and a length.
+        let mut d = [0u8; 16];
+        assert!(!r.written_back(&d) && !legacy.written_back(&d));
+        d[8] = 1;
+        assert!(!r.written_back(&d), "no length");
+        d[13] = 2;
+        assert!(r.written_back(&d) && !legacy.written_back(&d));
+        let mut d = [0u8; 16];
+        d[12] = 1;
+        d[9] = 1;
+        assert!(!r.written_back(&d) && legacy.written_back(&d));
+        assert!(!legacy.written_back(&d[..12]));
+        // ixgbevf posts by writing the packet address and clearing the length of the next
+        // descriptor: DD stays set from the last write-back, and the descriptor is owned.
+        write_back(&mut mem, 0x4000, ADV, 20, 30);
+        for i in 25..30u64 {
+            mem.write_u64(0x4000 + 16 * i, 0x3_0000_0000 + i * 0x1000);
+            mem.write(0x4000 + 16 * i + 12, &[0, 0]);
+        }
+        let o = owned(&r, &mut mem, 30, 40);
+        assert_eq!((o.from, o.pending, o.stop), (25, 5, OwnedStop::WrittenBack));
+    }
+}
