@@ -4,7 +4,7 @@
 #   make KDIR=<rust-enabled kernel build>      build the module (KDIR defaults to the rig's kernel)
 #   make demo                                   build everything, live-migrate a guest with a VF in QEMU
 #   make check                                  host unit tests + the VM selftest suite
-.PHONY: all modules clean check check-debug host-test demo demo-uapi e2e kernel deps clippy fuzz fuzz-long bench
+.PHONY: all modules clean check check-debug host-test demo demo-uapi e2e kernel deps clippy fuzz fuzz-long bench bench-dirty
 
 KDIR ?= $(shell bash scripts/build-kernel.sh --print 2>/dev/null)
 KMAKE := $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 RUSTC=/usr/bin/rustc BINDGEN=$(HOME)/.cargo/bin/bindgen \
@@ -62,3 +62,8 @@ fuzz-long:
 # Migration figures (state size, stop-copy and resume times, frames lost) in the VM.
 bench:
 	MIG_DEMO_CMD=vfio_mig_bench bash scripts/vm-demo.sh
+
+# Dirty-tracking figures in the VM: RX rate and trap cost with logging off/on, REPORT time
+# over 32 MiB vs 64 GiB.
+bench-dirty:
+	MIG_DEMO_CMD=vfio_dirty_bench bash scripts/vm-demo.sh
