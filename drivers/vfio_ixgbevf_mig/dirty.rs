@@ -58,7 +58,7 @@ use crate::vfio::{
     eopnotsupp,
     misc::{debug_race_delay, log_ratelimit, now_ns, IovaBitmap},
 };
-use crate::MigDevice;
+use crate::{sys, MigDevice};
 use kernel::{
     alloc::KVVec,
     new_mutex,
@@ -142,6 +142,14 @@ impl Dirty {
     }
 }
 
+// The reply `pure::dirty::region` lays out is the uAPI's (include/uapi/linux/vfio.h).
+const _: () = {
+    use core::mem::size_of;
+    assert!(region::REGION_INFO_LEN == size_of::<sys::vfio_region_info>());
+    assert!(region::CAP_HEADER_LEN == size_of::<sys::vfio_region_info_cap_sparse_mmap>());
+    assert!(region::AREA_LEN == size_of::<sys::vfio_region_sparse_mmap_area>());
+};
+
 /// `VFIO_DEVICE_GET_REGION_INFO` for BAR0 while RX tails are trapped; `None`: the core's.
 pub(crate) fn region_info(dev: &Device<MigDevice>, arg: usize) -> Result<Option<isize>> {
     let dirty = &dev.data().dirty;
@@ -151,7 +159,9 @@ pub(crate) fn region_info(dev: &Device<MigDevice>, arg: usize) -> Result<Option<
     if !dirty.offered() || core.msix_bar() == 0 {
         return Ok(None);
     }
-    let mut head = UserSlice::new(arg as UserPtr, 12).reader();
+    // argsz, flags, index: the part of struct vfio_region_info before `cap_offset`.
+    let head_len = core::mem::offset_of!(sys::vfio_region_info, cap_offset);
+    let mut head = UserSlice::new(arg as UserPtr, head_len).reader();
     let argsz: u32 = head.read()?;
     let _flags: u32 = head.read()?;
     let index: u32 = head.read()?;

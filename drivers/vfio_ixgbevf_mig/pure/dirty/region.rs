@@ -19,9 +19,9 @@ pub const CAP_SPARSE_MMAP: u16 = 1;
 /// Most mmappable areas a 16 KiB BAR0 can split into (every other page trapped).
 pub const MAX_AREAS: usize = 3;
 /// `sizeof(struct vfio_region_info_cap_sparse_mmap)` with no areas.
-const CAP_HEADER_LEN: usize = 16;
+pub const CAP_HEADER_LEN: usize = 16;
 /// `sizeof(struct vfio_region_sparse_mmap_area)`.
-const AREA_LEN: usize = 16;
+pub const AREA_LEN: usize = 16;
 /// Largest reply: info, cap header, areas.
 pub const MAX_REPLY_LEN: usize = REGION_INFO_LEN + CAP_HEADER_LEN + MAX_AREAS * AREA_LEN;
 
