@@ -147,11 +147,8 @@ impl VariantDriver for MigDevice {
         dev.core().close();
     }
 
-    fn read(dev: &Device<Self>, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
-        // Reads have no side effect migration needs to see (the saved state is read from the
-        // device under the state mutex, not shadowed), so they go straight to the core.
-        dev.core().read(buf, count, pos)
-    }
+    // `read` is the core's (the trait's default): reads have no side effect migration needs
+    // to see, the saved state is read from the device under the state mutex.
 
     fn write(dev: &Device<Self>, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
         if let Some(a) = Access::decode(*pos, count) {

@@ -42,14 +42,20 @@ pub(crate) trait VariantDriver: Sized + Send + Sync {
     /// `close_device`: the last close.
     fn close(dev: &Device<Self>);
 
-    /// Chained `read` on the device fd.
-    fn read(dev: &Device<Self>, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize>;
+    /// Chained `read` on the device fd; by default the core's.
+    fn read(dev: &Device<Self>, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
+        dev.core().read(buf, count, pos)
+    }
 
-    /// Chained `write` on the device fd.
-    fn write(dev: &Device<Self>, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize>;
+    /// Chained `write` on the device fd; by default the core's.
+    fn write(dev: &Device<Self>, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
+        dev.core().write(buf, count, pos)
+    }
 
-    /// Chained `ioctl` on the device fd.
-    fn ioctl(dev: &Device<Self>, cmd: u32, arg: usize) -> Result<isize>;
+    /// Chained `ioctl` on the device fd; by default the core's.
+    fn ioctl(dev: &Device<Self>, cmd: u32, arg: usize) -> Result<isize> {
+        dev.core().ioctl(cmd, arg)
+    }
 
     /// The PCI core finished resetting the function (FLR, `VFIO_DEVICE_RESET`, AER).
     /// Runs under VFIO core locks: must not block on locks taken around BAR accesses.
@@ -64,8 +70,10 @@ pub(crate) trait VariantDriver: Sized + Send + Sync {
     /// `migration_get_data_size`: bytes STOP_COPY will produce.
     fn data_size(dev: &Device<Self>) -> Result<usize>;
 
-    /// `mmap` of the device fd.
-    fn mmap(dev: &Device<Self>, vma: &Vma) -> Result;
+    /// `mmap` of the device fd; by default the core's.
+    fn mmap(dev: &Device<Self>, vma: &Vma) -> Result {
+        dev.core().mmap(vma)
+    }
 
     /// The device's statistics, shown in debugfs while the device is bound.
     fn stats(dev: &Device<Self>) -> &Stats;
