@@ -49,7 +49,7 @@ e2e:
 
 # DMA through a VF and a VF-to-VF migration driven through the uAPI directly, no QEMU.
 demo-uapi:
-	bash scripts/vm-demo.sh
+	bash scripts/demo-uapi.sh
 
 # cargo-fuzz targets of the pure core (defaults and FUZZ_RUNS/FUZZ_TIME: scripts/fuzz.sh).
 fuzz:
@@ -61,9 +61,9 @@ fuzz-long:
 
 # Migration figures (state size, stop-copy and resume times, frames lost) in the VM.
 bench:
-	MIG_DEMO_CMD=vfio_mig_bench bash scripts/vm-demo.sh
+	MIG_DEMO_CMD=vfio_mig_bench bash scripts/demo-uapi.sh
 
 # Dirty-tracking figures in the VM: RX rate and trap cost with logging off/on, REPORT time
 # over 32 MiB vs 64 GiB.
 bench-dirty:
-	MIG_DEMO_CMD=vfio_dirty_bench bash scripts/vm-demo.sh
+	MIG_DEMO_CMD=vfio_dirty_bench bash scripts/demo-uapi.sh

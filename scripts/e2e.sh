@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# The end-to-end migration test with stock QEMU (selftests/e2e.sh runs inside the test VM):
+# The end-to-end migration test with stock QEMU (selftests/e2e_in_vm.sh runs inside the test VM):
 # builds everything plus the nested guest's kernel (rig/guest.config, cached like the test
 # kernel) and initramfs, boots the test VM with QEMU inside and 4 VFs bound to
 # vfio_ixgbevf_mig, and prints the test's figures at the end. Exit status: the VM's verdict.
@@ -17,13 +17,13 @@ bash "$here/rig/mkguest.sh" "$here/selftests/out/e2e_tool" "$tmp/guest.cpio.gz" 
 log=${MIG_E2E_LOG:-$tmp/vm.log}
 MIG_MEM=${MIG_MEM:-2G} bash "$here/rig/run-vm.sh" --kernel "$kdir" \
 	--module "$here/drivers/vfio_ixgbevf_mig/vfio_ixgbevf_mig.ko" \
-	--tests "$here/selftests/out" --drivers vfio_ixgbevf_mig --cmd e2e.sh --numvfs 4 --qemu \
+	--tests "$here/selftests/out" --drivers vfio_ixgbevf_mig --cmd e2e_in_vm.sh --numvfs 4 --qemu \
 	--add "$gdir/arch/x86/boot/bzImage:/guest/bzImage" --add "$tmp/guest.cpio.gz:/guest/initramfs.gz" \
 	--timeout "${MIG_E2E_TIMEOUT:-2400}" --log "$log"
 rc=$?
 echo
 echo "==== end-to-end migration with QEMU: what moved ===="
-sed -n 's/^.*\[vfio_ixgbevf_mig:e2e\.sh\] //p' "$log" > "$tmp/out"
+sed -n 's/^.*\[vfio_ixgbevf_mig:e2e_in_vm\.sh\] //p' "$log" > "$tmp/out"
 grep -aE '^(ok|not ok)' "$tmp/out"
 sed -n '/^# =====/,/^1\.\./p' "$tmp/out" | grep -v '^1\.\.' | sed 's/^# //'
 exit $rc

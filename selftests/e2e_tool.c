@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Small static multi-tool for the end-to-end migration test (selftests/e2e.sh), used both in
+ * Small static multi-tool for the end-to-end migration test (selftests/e2e_in_vm.sh), used both in
  * the test VM and inside the nested guest, where only busybox exists (busybox nc drops data
  * when its stdin ends, and nothing there can pace a transfer or talk to QEMU's monitor).
  *
@@ -15,7 +15,7 @@
  *                                         sysfs; never reads a read-to-clear register)
  *   e2e_tool nooffload IFACE              turn scatter-gather and TSO off (ethtool ioctl): the
  *                                         rig's emulated igb drops a TX buffer whose pages are
- *                                         not contiguous behind its vIOMMU (see e2e.sh)
+ *                                         not contiguous behind its vIOMMU (see e2e_in_vm.sh)
  *   e2e_tool contig PID MIB               how much of QEMU process PID's guest RAM (its smallest
  *                                         private rw mapping of at least MIB MiB) is physically
  *                                         contiguous, from pagemap

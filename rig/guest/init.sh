@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# /init of the nested guest in the end-to-end migration test (selftests/e2e.sh). The guest
+# /init of the nested guest in the end-to-end migration test (selftests/e2e_in_vm.sh). The guest
 # drives its passed-through VF(s) with the stock igbvf driver, numbers them eth0, eth1, ...
 # with addresses 10.0.<2+n>.2/24, and then serves forever, unattended (it is migrated
 # under its feet): it receives a file over TCP on port 5001 (DMA into guest memory, also
@@ -25,7 +25,7 @@ for d in /sys/class/net/eth*; do
 	ip addr add "10.0.$((2 + n)).2/24" dev "$i"
 	# Linear TX buffers only: the rig's emulated igb (the outer QEMU) drops a TX buffer that
 	# spans 4 KiB pages which are not physically contiguous behind its vIOMMU, and this
-	# guest's RAM is scattered once the test VM's memory is fragmented (see selftests/e2e.sh).
+	# guest's RAM is scattered once the test VM's memory is fragmented (see selftests/e2e_in_vm.sh).
 	/bin/e2e_tool nooffload "$i" || echo "GUEST:WARN could not turn off SG/TSO on $i"
 	ip link set "$i" up
 	ifs="$ifs $i=$(cat "$d/address")"
