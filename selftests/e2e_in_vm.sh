@@ -367,8 +367,9 @@ if l=$(wait_console src5 'GUEST:READY vfs=2' $BOOT_TIMEOUT); then
 	ok "guest with two VFs boots ($(elapsed "$t") s)"
 	check "both VFs reachable before" sh -c "ping -c 3 -W 10 10.0.2.2 >/dev/null && ping -c 3 -W 10 10.0.3.2 >/dev/null"
 	qemu_start dst5 "$VF2 $VF3" 4449 || exit 1
-	# Each VF keeps ~1 MiB (its posted RX buffers) dirty at every pass; two VFs need more
-	# than BANDWIDTH x downtime-limit to converge.
+	# The final report (device quiesced) carries each VF's posted RX buffers, ~1 MiB per VF,
+	# into the downtime (pre-copy passes carry only what the VFs filled): two VFs' worth needs
+	# more than BANDWIDTH x downtime-limit.
 	b=$BANDWIDTH BANDWIDTH=64M
 	d5=$(( $(dstat "$VF0" dirty_pages_reported) + $(dstat "$VF1" dirty_pages_reported) ))
 	q5=$(( $(dstat "$VF0" dirty_pages_quiesced) + $(dstat "$VF1" dirty_pages_quiesced) ))
