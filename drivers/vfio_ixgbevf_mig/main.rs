@@ -30,7 +30,8 @@ mod vfio;
 
 use pure::dirty::access::{Access, Region};
 use pure::dirty::ranges::Span;
-use pure::hw::family::{VfModel, SUPPORTED, SUPPORTED_IDS};
+use pure::hw::family::{Refusal, VfModel, SUPPORTED, SUPPORTED_IDS};
+use pure::hw::regs::BAR0_SIZE;
 use pure::mig::fsm::MigState;
 use pure::stats::{Counter, Stats};
 use vfio::{
@@ -95,7 +96,7 @@ impl VariantDriver for MigDevice {
     const NAME: &'static CStr = c_str!("vfio_ixgbevf_mig");
 
     fn probe(pdev: &PciDev) -> Result {
-        pf_ops::identify(pdev)
+        identify(pdev)
     }
 
     fn new(pdev: &PciDev) -> impl PinInit<Self, Error> {
@@ -218,4 +219,59 @@ impl VariantDriver for MigDevice {
     fn log_report(dev: &Device<Self>, iova: u64, len: u64, bitmap: &mut IovaBitmap) -> Result {
         dirty::report(dev, iova, len, bitmap)
     }
+}
+
+/// Decides whether `pdev` is a VF this driver supports; refusals are logged with the reason.
+pub(crate) fn identify(pdev: &PciDev) -> Result {
+    let (vendor, device) = (pdev.vendor(), pdev.device());
+    let model = match VfModel::probe(vendor, device, pdev.is_virtfn(), pdev.resource_len(0)) {
+        Ok(model) => model,
+        Err(why) => {
+            match why {
+                Refusal::UnsupportedId => pr_err!(
+                    "{}: device {:04x}:{:04x} is not a supported Intel VF; not binding\n",
+                    pdev.name(),
+                    vendor,
+                    device
+                ),
+                Refusal::NotVirtfn => pr_err!(
+                    "{}: {:04x}:{:04x} is not an SR-IOV virtual function (a VF id on a PF, or \
+                     a VF without its PF); not binding\n",
+                    pdev.name(),
+                    vendor,
+                    device
+                ),
+                Refusal::Bar0TooSmall(len) => pr_err!(
+                    "{}: BAR0 is {} bytes, the VF register map needs {}; not binding\n",
+                    pdev.name(),
+                    len,
+                    BAR0_SIZE
+                ),
+            }
+            return Err(ENODEV);
+        }
+    };
+    let vf_id = pdev.vf_id().ok_or(ENODEV)?;
+    let pf = pdev.physfn();
+    let ops = pf_ops::pf_driver(model.family);
+    match pf.driver_name() {
+        Some(name) if name.as_bytes() == ops.name.as_bytes() => {}
+        other => pr_warn!(
+            "{}: PF {} is driven by {:?}, not {}: pass-through works, PF-held VF context \
+             cannot be migrated\n",
+            pdev.name(),
+            pf.name(),
+            other,
+            ops.name
+        ),
+    }
+    pr_info!(
+        "{}: {} ({} family) VF {} of PF {}\n",
+        pdev.name(),
+        model.name,
+        ops.family.name(),
+        vf_id,
+        pf.name()
+    );
+    Ok(())
 }

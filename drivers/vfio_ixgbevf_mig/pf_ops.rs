@@ -3,129 +3,58 @@
 //! Everything this driver asks of a VF's physical function.
 //!
 //! Counterpart of pds `cmds.c`: the PF driver (igb, ixgbe), not the VF, holds part of a VF's
-//! context (MAC filters, VLANs, mailbox API, ...). [`PfOps`] is the one interface to it, with
-//! one backend per family; each names the PF driver and the `intel_vf_mig_ops` table that
+//! context (MAC filters, VLANs, mailbox API, ...). This file is the one interface to it; a
+//! constant [`PfDriver`] per family names the PF driver and the `intel_vf_mig_ops` table that
 //! driver exports when built with `patches/` (see `intel_vf_mig.h`). The table is looked up
 //! with `__symbol_get` for the duration of one operation, so this module has no load-order
 //! dependency on igb/ixgbe and does not pin them; a PF driver without the exports leaves
 //! pass-through working and makes migration fail with `EOPNOTSUPP`, early (at PRE_COPY).
 
-use crate::pure::hw::family::{Family, Refusal, VfModel};
-use crate::pure::hw::regs::BAR0_SIZE;
+use crate::pure::hw::family::Family;
 use crate::pure::mig::pfctx::PfCtx;
 use crate::sys;
 use crate::vfio::{eopnotsupp, pci::PciDev, pf::PfTable};
 use kernel::{c_str, prelude::*, str::CStr};
 
-/// Operations on the PF that owns a VF.
-pub(crate) trait PfOps: Sync {
-    /// Family this backend serves.
-    fn family(&self) -> Family;
+/// A family's PF driver, as this driver needs to know it.
+pub(crate) struct PfDriver {
+    /// Family the PF driver serves.
+    pub(crate) family: Family,
     /// Name of the PF driver that holds the VF context.
-    fn pf_driver(&self) -> &'static CStr;
+    pub(crate) name: &'static CStr,
     /// Symbol of the driver's `struct intel_vf_mig_ops`.
-    fn ops_symbol(&self) -> &'static CStr;
+    pub(crate) ops_symbol: &'static CStr,
 }
 
-struct IgbPf;
-struct IxgbePf;
+static IGB: PfDriver = PfDriver {
+    family: Family::Igb,
+    name: c_str!("igb"),
+    ops_symbol: c_str!("igb_vf_mig_ops"),
+};
 
-impl PfOps for IgbPf {
-    fn family(&self) -> Family {
-        Family::Igb
-    }
-    fn pf_driver(&self) -> &'static CStr {
-        c_str!("igb")
-    }
-    fn ops_symbol(&self) -> &'static CStr {
-        c_str!("igb_vf_mig_ops")
-    }
-}
+static IXGBE: PfDriver = PfDriver {
+    family: Family::Ixgbe,
+    name: c_str!("ixgbe"),
+    ops_symbol: c_str!("ixgbe_vf_mig_ops"),
+};
 
-impl PfOps for IxgbePf {
-    fn family(&self) -> Family {
-        Family::Ixgbe
-    }
-    fn pf_driver(&self) -> &'static CStr {
-        c_str!("ixgbe")
-    }
-    fn ops_symbol(&self) -> &'static CStr {
-        c_str!("ixgbe_vf_mig_ops")
-    }
-}
-
-/// The backend for a family.
-pub(crate) fn backend(family: Family) -> &'static dyn PfOps {
+/// The PF driver of a family.
+pub(crate) fn pf_driver(family: Family) -> &'static PfDriver {
     match family {
-        Family::Igb => &IgbPf,
-        Family::Ixgbe => &IxgbePf,
+        Family::Igb => &IGB,
+        Family::Ixgbe => &IXGBE,
     }
-}
-
-/// Decides whether `pdev` is a VF this driver supports; refusals are logged with the reason.
-pub(crate) fn identify(pdev: &PciDev) -> Result {
-    let (vendor, device) = (pdev.vendor(), pdev.device());
-    let model = match VfModel::probe(vendor, device, pdev.is_virtfn(), pdev.resource_len(0)) {
-        Ok(model) => model,
-        Err(why) => {
-            match why {
-                Refusal::UnsupportedId => pr_err!(
-                    "{}: device {:04x}:{:04x} is not a supported Intel VF; not binding\n",
-                    pdev.name(),
-                    vendor,
-                    device
-                ),
-                Refusal::NotVirtfn => pr_err!(
-                    "{}: {:04x}:{:04x} is not an SR-IOV virtual function (a VF id on a PF, or \
-                     a VF without its PF); not binding\n",
-                    pdev.name(),
-                    vendor,
-                    device
-                ),
-                Refusal::Bar0TooSmall(len) => pr_err!(
-                    "{}: BAR0 is {} bytes, the VF register map needs {}; not binding\n",
-                    pdev.name(),
-                    len,
-                    BAR0_SIZE
-                ),
-            }
-            return Err(ENODEV);
-        }
-    };
-    let vf_id = pdev.vf_id().ok_or(ENODEV)?;
-    let pf = pdev.physfn();
-    let ops = backend(model.family);
-    match pf.driver_name() {
-        Some(name) if name.as_bytes() == ops.pf_driver().as_bytes() => {}
-        other => pr_warn!(
-            "{}: PF {} is driven by {:?}, not {}: pass-through works, PF-held VF context \
-             cannot be migrated\n",
-            pdev.name(),
-            pf.name(),
-            other,
-            ops.pf_driver()
-        ),
-    }
-    pr_info!(
-        "{}: {} ({} family) VF {} of PF {}\n",
-        pdev.name(),
-        model.name,
-        ops.family().name(),
-        vf_id,
-        pf.name()
-    );
-    Ok(())
 }
 
 /// The PF driver's migration table, looked up for one operation.
 fn table(family: Family) -> Result<PfTable> {
-    let ops = backend(family);
-    PfTable::get(ops.ops_symbol()).ok_or_else(|| {
+    let ops = pf_driver(family);
+    PfTable::get(ops.ops_symbol).ok_or_else(|| {
         pr_err!(
             "PF driver {} does not export {} (built without patches/?): the VF's PF-held \
              context cannot be migrated\n",
-            ops.pf_driver(),
-            ops.ops_symbol()
+            ops.name,
+            ops.ops_symbol
         );
         eopnotsupp()
     })
