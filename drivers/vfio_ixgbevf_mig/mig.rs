@@ -5,7 +5,7 @@
 //!
 //! Every decision (which registers, in which order, what is valid) is made in the pure
 //! core; this file only supplies the register I/O, the sleep between drain polls, the PF
-//! calls and the errno mapping. It runs under the state mutex.
+//! calls and the conversion of its errors ([`pure_error`]). It runs under the state mutex.
 
 use crate::pure::{
     mig::{
@@ -19,7 +19,7 @@ use crate::vfio::{
     eopnotsupp,
     misc::{log_ratelimit, usleep},
 };
-use crate::{pf_ops, MigDevice};
+use crate::{pf_ops, pure_error, MigDevice};
 use kernel::prelude::*;
 
 /// Queue enable bits turned off by quiesce (or loaded by a resume), restored on RUNNING.
@@ -27,11 +27,6 @@ pub(crate) type Enables = SnapEnables;
 
 /// Sleep between polls of a draining queue; `pure::mig::quiesce::MAX_POLLS` of them bound the wait.
 const DRAIN_POLL_US: usize = 200;
-
-/// Turns a pure-core errno (positive) into an `Error`.
-fn errno(e: i32) -> Error {
-    Error::from_errno(-e)
-}
 
 fn bar0(dev: &Device<MigDevice>) -> Result<Bar0<'_>> {
     // Mapped at open; migration ops only run on an open device.
@@ -55,7 +50,7 @@ pub(crate) fn quiesce(dev: &Device<MigDevice>) -> Result<Enables> {
     check_bar(&bar)?;
     let enables = res.map_err(|e| {
         pr_err!("migration: quiesce failed: {:?}\n", e);
-        errno(e.to_errno())
+        pure_error(e)
     })?;
     // Without the PF exports there is no mailbox to hold; saving will refuse later.
     if let Err(e) = pf_ops::quiesce(data.model.family, dev.core().pci()) {
@@ -73,7 +68,7 @@ pub(crate) fn unquiesce(dev: &Device<MigDevice>, enables: Enables) -> Result {
     let bar = bar0(dev)?;
     let res = q::resume(&bar, &data.model, enables).and_then(|()| q::kick(&bar, &data.model));
     check_bar(&bar)?;
-    res.map_err(|e| errno(e.to_errno()))?;
+    res.map_err(pure_error)?;
     match pf_ops::unquiesce(data.model.family, dev.core().pci()) {
         Err(e) if e != eopnotsupp() => Err(e),
         _ => Ok(()),
@@ -87,7 +82,7 @@ pub(crate) fn initial(dev: &Device<MigDevice>) -> Result<(KVec<u8>, usize)> {
     // Refuse before downtime if the PF cannot hand over its part.
     pf_ops::check_available(model.family)?;
     let mut buf = KVec::from_elem(0u8, image::stream_len(model), GFP_KERNEL)?;
-    let n = image::write_initial(&mut buf, model).map_err(|e| errno(e.to_errno()))?;
+    let n = image::write_initial(&mut buf, model).map_err(pure_error)?;
     Ok((buf, n))
 }
 
@@ -102,13 +97,13 @@ pub(crate) fn stop_copy(
     let data = dev.data();
     let model = &data.model;
     let bar = bar0(dev)?;
-    let mut state = snapshot::save(&bar, model, quiesced).map_err(|e| errno(e.to_errno()))?;
-    snapshot::save_mailbox_ctrl(&bar, model, &mut state).map_err(|e| errno(e.to_errno()))?;
+    let mut state = snapshot::save(&bar, model, quiesced).map_err(pure_error)?;
+    snapshot::save_mailbox_ctrl(&bar, model, &mut state).map_err(pure_error)?;
     check_bar(&bar)?;
     let pf = pf_ops::save(model.family, dev.core().pci())?;
     image::write_stop_copy(buf, used, model, &state, &pf).map_err(|e| {
         pr_err!("migration: encoding the state failed: {}\n", e);
-        errno(e.to_errno())
+        pure_error(e)
     })
 }
 
@@ -122,7 +117,7 @@ pub(crate) fn check_initial(dev_model: &crate::pure::VfModel, buf: &[u8]) -> Res
             if log_ratelimit() {
                 pr_err!("migration: incompatible stream: {}\n", e);
             }
-            Err(errno(e.to_errno()))
+            Err(pure_error(e))
         }
     }
 }
@@ -136,7 +131,7 @@ pub(crate) fn load(dev: &Device<MigDevice>, input: &[u8]) -> Result<Enables> {
         if log_ratelimit() {
             pr_err!("migration: resume stream refused: {:?}\n", e);
         }
-        errno(e.to_errno())
+        pure_error(e)
     })?;
     let bar = bar0(dev)?;
     let pci = dev.core().pci();
@@ -145,7 +140,7 @@ pub(crate) fn load(dev: &Device<MigDevice>, input: &[u8]) -> Result<Enables> {
     check_bar(&bar)?;
     res.map_err(|e| {
         pr_err!("migration: loading the VF registers failed: {:?}\n", e);
-        errno(e.to_errno())
+        pure_error(e)
     })
 }
 

@@ -165,6 +165,7 @@ pub fn validate(state: &VfState, model: &VfModel) -> Result<(), StateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pure::errno::Errno;
     use crate::pure::hw::family::SUPPORTED;
     use crate::pure::testing::mig::sample_state;
 
@@ -357,6 +358,6 @@ mod tests {
             Ok(0),
             "3 EITRs on the 82576 VF"
         );
-        assert_eq!(StateError::Queues.to_errno(), 22);
+        assert_eq!(StateError::Queues.errno(), 22);
     }
 }

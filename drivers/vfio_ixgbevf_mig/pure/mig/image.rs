@@ -320,16 +320,6 @@ pub enum LoadError {
     State(StateError),
 }
 
-impl LoadError {
-    /// The errno (positive) for this error.
-    pub const fn to_errno(self) -> i32 {
-        match self {
-            LoadError::Stream(e) => e.to_errno(),
-            LoadError::State(e) => e.to_errno(),
-        }
-    }
-}
-
 /// Decodes and validates a complete stream for a `model` destination: the one call the
 /// RESUMING → STOP arc makes before it writes anything to the device.
 pub fn load(input: &[u8], model: &VfModel) -> Result<Image, LoadError> {
@@ -340,6 +330,7 @@ pub fn load(input: &[u8], model: &VfModel) -> Result<Image, LoadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pure::errno::Errno;
     use crate::pure::hw::family::SUPPORTED;
     use crate::pure::hw::io::fake::FakeBar;
     use crate::pure::mig::quiesce::{quiesce, resume};
@@ -439,7 +430,7 @@ mod tests {
                     // EINVAL mostly; ENOMEM where the flip makes a length oversize.
                     let err = load(&bad, &m).unwrap_err();
                     assert!(
-                        matches!(err.to_errno(), 22 | 12),
+                        matches!(err.errno(), 22 | 12),
                         "{} byte {at}: {err:?}",
                         m.name
                     );
@@ -479,7 +470,7 @@ mod tests {
         let n = write_stream(&mut buf, &m, &state, &sample_pf()).unwrap();
         let err = load(&buf[..n], &m).unwrap_err();
         assert!(matches!(err, LoadError::State(StateError::Invalid { .. })));
-        assert_eq!(err.to_errno(), 22);
+        assert_eq!(err.errno(), 22);
         let mut pf = sample_pf();
         pf.vlans[0] = 5000;
         let n = write_stream(&mut buf, &m, &sample_state(&m), &pf).unwrap();
@@ -534,7 +525,7 @@ mod tests {
             TAG_END
         );
         assert_eq!(
-            LoadError::Stream(StreamError::UnknownMandatory(9)).to_errno(),
+            LoadError::Stream(StreamError::UnknownMandatory(9)).errno(),
             95
         );
     }

@@ -150,6 +150,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::pure::errno::Errno;
     use crate::pure::hw::family::SUPPORTED;
     use crate::pure::hw::io::fake::FakeBar;
     use crate::pure::hw::regs::RegOffset;
@@ -246,7 +247,7 @@ mod tests {
                 busy: e
             }
         );
-        assert_eq!(err.to_errno(), 110);
+        assert_eq!(err.errno(), 110);
         assert_eq!(delays, MAX_POLLS);
         // Exactly MAX_POLLS lagging reads still succeed.
         let io = slow(&m, MAX_POLLS);

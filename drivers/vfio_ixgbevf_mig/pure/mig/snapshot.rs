@@ -45,7 +45,6 @@ use crate::pure::hw::regs::{
 };
 use crate::pure::mig::check::validate;
 use crate::pure::mig::quiesce::quiesce;
-use crate::pure::stream::wire::{EINVAL, ETIMEDOUT};
 
 /// Most MSI-X vectors (`EITR`s) of any family.
 pub const MAX_VECTORS: usize = 3;
@@ -206,16 +205,6 @@ pub enum StateError {
         /// Of those, the ones still reporting enabled.
         busy: Enables,
     },
-}
-
-impl StateError {
-    /// The errno (positive): `ETIMEDOUT` for [`StateError::Timeout`], else `EINVAL`.
-    pub const fn to_errno(self) -> i32 {
-        match self {
-            StateError::Timeout { .. } => ETIMEDOUT,
-            _ => EINVAL,
-        }
-    }
 }
 
 impl From<RegError> for StateError {

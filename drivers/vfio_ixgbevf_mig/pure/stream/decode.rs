@@ -252,10 +252,10 @@ pub fn decode<'a>(input: &'a [u8], model: &VfModel) -> Result<Decoded<'a>, Strea
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pure::errno::{Errno, ENOMEM};
     use crate::pure::hw::family::SUPPORTED;
     use crate::pure::mig::image::{stream_len, write_initial};
     use crate::pure::stream::format::{record_len, Incompat, END_LEN, TAG_END};
-    use crate::pure::stream::wire::ENOMEM;
     use crate::pure::testing::mig::{craft, sample_stream, with_end};
 
     type Rec = (u16, u16, Vec<u8>);
@@ -365,7 +365,7 @@ mod tests {
         let mand = |recs: &mut Vec<Rec>| recs.insert(2, (0x0042, FLAG_MANDATORY, vec![]));
         let err = edited(&m, mand).unwrap_err();
         assert_eq!(err, StreamError::UnknownMandatory(0x0042));
-        assert_eq!(err.to_errno(), 95);
+        assert_eq!(err.errno(), 95);
         // A queue record beyond MAX_QUEUES is not a known tag either.
         let q9 = |recs: &mut Vec<Rec>| recs.push((TAG_RX_QUEUE | 9, FLAG_MANDATORY, vec![]));
         assert_eq!(edited(&m, q9), Err(StreamError::UnknownMandatory(0x0109)));
@@ -464,7 +464,7 @@ mod tests {
         let big = vec![0u8; MAX_STREAM_LEN + 1];
         let err = decode(&big, &m).unwrap_err();
         assert_eq!(err, StreamError::TooLarge(MAX_STREAM_LEN + 1));
-        assert_eq!(err.to_errno(), ENOMEM);
+        assert_eq!(err.errno(), ENOMEM);
         // A record header announcing more than MAX_RECORD_LEN.
         let mut s = sample_stream(&m);
         let mut rec = vec![0x42, 0, 0, 0];
@@ -472,7 +472,7 @@ mod tests {
         s.splice(HEADER_LEN..HEADER_LEN, rec);
         let err = decode(&s, &m).unwrap_err();
         assert_eq!(err, StreamError::RecordTooLarge(MAX_RECORD_LEN + 1));
-        assert_eq!(err.to_errno(), ENOMEM);
+        assert_eq!(err.errno(), ENOMEM);
         let mut s = sample_stream(&m);
         s[HEADER_LEN + 4..HEADER_LEN + 8].copy_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(decode(&s, &m), Err(StreamError::RecordTooLarge(u32::MAX)));
@@ -484,7 +484,7 @@ mod tests {
             let s = sample_stream(&m);
             for n in 0..s.len() {
                 let err = decode(&s[..n], &m).unwrap_err();
-                assert_eq!(err.to_errno(), 22, "{} cut at {n}: {err}", m.name);
+                assert_eq!(err.errno(), 22, "{} cut at {n}: {err}", m.name);
             }
         }
     }

@@ -26,18 +26,7 @@
 //! anything is written to the device. Unknown optional records are skipped and counted; an unknown
 //! mandatory record fails with [`StreamError::UnknownMandatory`].
 //!
-//! Errors map to errnos with [`StreamError::to_errno`] (positive values; the kernel shell
-//! returns `Error::from_errno(-n)`):
-//!
-//! | error | errno |
-//! |---|---|
-//! | `Truncated`, `BadMagic`, `BadVersion`, `BadHeader`, `Incompatible`, `Malformed`, `BadChecksum`, `Duplicate`, `Missing`, `Unexpected`, `TrailingBytes` | `EINVAL` (22) |
-//! | `UnknownMandatory` | `EOPNOTSUPP` (95) |
-//! | `RecordTooLarge`, `TooLarge`, `NoSpace` | `ENOMEM` (12) |
-//!
-//! Oversize data is `ENOMEM`, not `EFBIG`, as the project's errno rules say and as mlx5's
-//! resume path does for a record over `MAX_LOAD_SIZE`: the stream is held in kernel memory,
-//! and its cap is a memory bound.
+//! Errors map to errnos in [`crate::pure::errno`].
 //!
 //! C counterparts: `struct mlx5_vf_migration_header` (`mlx5/cmd.h`: record size, flags
 //! marking a tag optional, tag) and `mlx5vf_resume_read_header()` (`mlx5/main.c`);
@@ -47,7 +36,7 @@ use core::fmt;
 
 use crate::pure::hw::family::{Family, VfModel};
 use crate::pure::hw::regs::MBX_WORDS;
-use crate::pure::stream::wire::{crc32, padded, Reader, Writer, EINVAL, ENOMEM, EOPNOTSUPP};
+use crate::pure::stream::wire::{crc32, padded, Reader, Writer};
 
 pub use crate::pure::stream::decode::{check_initial, decode, Decoded};
 
@@ -134,19 +123,6 @@ pub enum StreamError {
     TooLarge(usize),
     /// The encoder's buffer is full.
     NoSpace,
-}
-
-impl StreamError {
-    /// The errno (positive) for this error; see the module docs for the table.
-    pub const fn to_errno(self) -> i32 {
-        match self {
-            StreamError::UnknownMandatory(_) => EOPNOTSUPP,
-            StreamError::RecordTooLarge(_) | StreamError::TooLarge(_) | StreamError::NoSpace => {
-                ENOMEM
-            }
-            _ => EINVAL,
-        }
-    }
 }
 
 impl fmt::Display for StreamError {
@@ -611,6 +587,7 @@ mod tests {
 
     #[test]
     fn errno_table() {
+        use crate::pure::errno::Errno;
         use StreamError::*;
         let einval = [
             Truncated,
@@ -626,11 +603,11 @@ mod tests {
             TrailingBytes,
         ];
         for e in einval {
-            assert_eq!(e.to_errno(), 22, "{e}");
+            assert_eq!(e.errno(), 22, "{e}");
         }
-        assert_eq!(UnknownMandatory(0x77).to_errno(), 95);
+        assert_eq!(UnknownMandatory(0x77).errno(), 95);
         for e in [RecordTooLarge(5000), TooLarge(70000), NoSpace] {
-            assert_eq!(e.to_errno(), 12, "{e}");
+            assert_eq!(e.errno(), 12, "{e}");
         }
         assert_eq!(
             UnknownMandatory(0x77).to_string(),

@@ -4,7 +4,7 @@
 //!
 //! - [`format`](mod@format): the stream format (header, records, checksum) and its encoder.
 //! - [`decode`]: its validating decoder.
-//! - [`wire`]: CRC-32, byte writer and reader, padding, errnos.
+//! - [`wire`]: CRC-32, byte writer and reader, padding.
 //!
 //! Depends on [`super::hw`] only.
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Byte-level helpers of the migration stream: errno values, CRC-32, and bounds-checked
-//! little-endian writing and reading.
+//! Byte-level helpers of the migration stream: CRC-32, and bounds-checked little-endian
+//! writing and reading.
 //!
 //! Nothing here can panic on input: the writer fails with [`StreamError::NoSpace`] when its
 //! buffer is full, the reader returns `None` past the end of its data.
@@ -9,15 +9,6 @@
 //! C counterparts: `crc32_le()` (`lib/crc32.c`), `put_unaligned_le32()`/`get_unaligned_le32()`.
 
 use crate::pure::stream::format::StreamError;
-
-/// `EINVAL`.
-pub const EINVAL: i32 = 22;
-/// `ENOMEM`.
-pub const ENOMEM: i32 = 12;
-/// `EOPNOTSUPP`.
-pub const EOPNOTSUPP: i32 = 95;
-/// `ETIMEDOUT`.
-pub const ETIMEDOUT: i32 = 110;
 
 const fn crc_table() -> [u32; 256] {
     let mut table = [0u32; 256];
