@@ -12,7 +12,7 @@ use crate::pure::{
         image, quiesce as q,
         snapshot::{self, Enables as SnapEnables},
     },
-    stream::format as stream,
+    stream::{decode, error::StreamError, format::INITIAL_LEN},
 };
 use crate::vfio::{
     device::{Bar0, Device},
@@ -110,9 +110,9 @@ pub(crate) fn stop_copy(
 /// Checks the initial data of a resuming stream as soon as it is complete. Returns the
 /// announced stream length, or `None` while the initial data is still incomplete.
 pub(crate) fn check_initial(dev_model: &crate::pure::VfModel, buf: &[u8]) -> Result<Option<usize>> {
-    match stream::check_initial(buf, dev_model) {
+    match decode::check_initial(buf, dev_model) {
         Ok(len) => Ok(Some(len)),
-        Err(stream::StreamError::Truncated) if buf.len() < stream::INITIAL_LEN => Ok(None),
+        Err(StreamError::Truncated) if buf.len() < INITIAL_LEN => Ok(None),
         Err(e) => {
             if log_ratelimit() {
                 pr_err!("migration: incompatible stream: {}\n", e);

@@ -27,7 +27,7 @@
 use crate::pure::dirty::ranges::DirtyError;
 use crate::pure::mig::image::LoadError;
 use crate::pure::mig::snapshot::StateError;
-use crate::pure::stream::format::StreamError;
+use crate::pure::stream::error::StreamError;
 
 /// `E2BIG`.
 pub const E2BIG: i32 = 7;

@@ -22,9 +22,10 @@ use crate::pure::mig::check::validate;
 use crate::pure::mig::pfctx::{PfCtx, PF_CTX_LEN};
 use crate::pure::mig::snapshot::{DevRegs, MailboxRegs, RxRegs, StateError, TxRegs, VfState};
 use crate::pure::stream::decode::{decode, Decoded};
+use crate::pure::stream::error::StreamError;
 use crate::pure::stream::format::{
-    record_len, Compat, Encoder, Header, StreamError, END_LEN, FLAG_MANDATORY, INITIAL_LEN,
-    TAG_COMPAT, TAG_DEV_REGS, TAG_MAILBOX, TAG_PF_CTX, TAG_RX_QUEUE, TAG_TX_QUEUE,
+    record_len, Compat, Encoder, Header, END_LEN, FLAG_MANDATORY, INITIAL_LEN, TAG_COMPAT,
+    TAG_DEV_REGS, TAG_MAILBOX, TAG_PF_CTX, TAG_RX_QUEUE, TAG_TX_QUEUE,
 };
 use crate::pure::stream::wire::{Reader, Writer};
 
@@ -335,7 +336,8 @@ mod tests {
     use crate::pure::hw::io::fake::FakeBar;
     use crate::pure::mig::quiesce::{quiesce, resume};
     use crate::pure::mig::snapshot::{restore, save, save_mailbox_ctrl};
-    use crate::pure::stream::format::{Incompat, TAG_END};
+    use crate::pure::stream::error::Incompat;
+    use crate::pure::stream::format::TAG_END;
     use crate::pure::testing::mig::{sample_bar, sample_pf, sample_state, sample_stream};
 
     fn model(device: u16) -> VfModel {

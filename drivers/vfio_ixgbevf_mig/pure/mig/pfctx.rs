@@ -14,7 +14,7 @@
 //! `ixgbe/ixgbe.h`, where the limits below come from, and `ixgbe_mbx.h`.
 
 use crate::pure::mig::snapshot::StateError;
-use crate::pure::stream::format::StreamError;
+use crate::pure::stream::error::StreamError;
 use crate::pure::stream::wire::{Reader, Writer};
 
 /// `PfCtx::abi` this code understands.

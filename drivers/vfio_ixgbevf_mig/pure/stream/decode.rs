@@ -14,8 +14,9 @@
 //! C counterpart: `mlx5vf_resume_read_header()` and its callers in `mlx5/main.c`.
 
 use crate::pure::hw::family::{VfModel, MAX_QUEUES};
+use crate::pure::stream::error::StreamError;
 use crate::pure::stream::format::{
-    parse_header, Compat, Header, StreamError, COMPAT_LEN, FLAG_MANDATORY, HEADER_LEN, INITIAL_LEN,
+    parse_header, Compat, Header, COMPAT_LEN, FLAG_MANDATORY, HEADER_LEN, INITIAL_LEN,
     MAX_RECORD_LEN, MAX_STREAM_LEN, RECORD_HEADER_LEN, TAG_COMPAT, TAG_DEV_REGS, TAG_END,
     TAG_MAILBOX, TAG_PF_CTX, TAG_RX_QUEUE, TAG_TX_QUEUE,
 };
@@ -255,7 +256,8 @@ mod tests {
     use crate::pure::errno::{Errno, ENOMEM};
     use crate::pure::hw::family::SUPPORTED;
     use crate::pure::mig::image::{stream_len, write_initial};
-    use crate::pure::stream::format::{record_len, Incompat, END_LEN, TAG_END};
+    use crate::pure::stream::error::Incompat;
+    use crate::pure::stream::format::{record_len, END_LEN, TAG_END};
     use crate::pure::testing::mig::{craft, sample_stream, with_end};
 
     type Rec = (u16, u16, Vec<u8>);
@@ -447,9 +449,7 @@ mod tests {
         // Another family.
         assert_eq!(
             decode(&s, &model(0x1565)),
-            Err(StreamError::Incompatible(
-                crate::pure::stream::format::Incompat::Family
-            ))
+            Err(StreamError::Incompatible(Incompat::Family))
         );
         // No end record at all.
         assert_eq!(

@@ -16,11 +16,11 @@
 //! ```
 //!
 //! The first record is always [`TAG_COMPAT`]: the header plus that record are the PRE_COPY
-//! "initial bytes", which the destination checks with [`check_initial`] as soon as it has
+//! "initial bytes", which the destination checks with [`check_initial`](super::decode::check_initial) as soon as it has
 //! them, so an incompatible destination fails before the source stops. Payloads are capped at
 //! [`MAX_RECORD_LEN`] and a whole stream at [`MAX_STREAM_LEN`].
 //!
-//! [`decode`] validates the whole stream (sizes, record bounds, padding, checksum, record
+//! [`decode`](super::decode::decode) validates the whole stream (sizes, record bounds, padding, checksum, record
 //! flags, duplicates, required records, trailing bytes, compatibility) before it hands out
 //! any payload; what the payloads mean is checked by [`crate::pure::mig::image`] before
 //! anything is written to the device. Unknown optional records are skipped and counted; an unknown
@@ -32,13 +32,10 @@
 //! marking a tag optional, tag) and `mlx5vf_resume_read_header()` (`mlx5/main.c`);
 //! `mtty_resume_write()` (`samples/vfio-mdev/mtty.c`) for the header checks.
 
-use core::fmt;
-
 use crate::pure::hw::family::{Family, VfModel};
 use crate::pure::hw::regs::MBX_WORDS;
+use crate::pure::stream::error::{Incompat, StreamError};
 use crate::pure::stream::wire::{crc32, padded, Reader, Writer};
-
-pub use crate::pure::stream::decode::{check_initial, decode, Decoded};
 
 /// Magic at the start of every stream.
 pub const MAGIC: [u8; 8] = *b"IXVFMIG1";
@@ -76,76 +73,6 @@ pub const COMPAT_LEN: usize = 8;
 pub const INITIAL_LEN: usize = HEADER_LEN + RECORD_HEADER_LEN + COMPAT_LEN;
 /// Length of the end record.
 pub const END_LEN: usize = RECORD_HEADER_LEN + 4;
-
-/// Why a header does not fit the destination VF.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Incompat {
-    /// Another register family.
-    Family,
-    /// Another PCI vendor or device id.
-    Device,
-    /// More queues than the destination VF has.
-    Queues,
-    /// Different MSI-X vector count, RSS support or mailbox size.
-    Geometry,
-}
-
-/// Why a stream was refused (or could not be written).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StreamError {
-    /// The data ends before the structure it started does.
-    Truncated,
-    /// The first 8 bytes are not [`MAGIC`].
-    BadMagic,
-    /// A version this code does not read.
-    BadVersion(u16),
-    /// Header length, flags, family or reserved bytes invalid.
-    BadHeader,
-    /// Valid stream for another VF.
-    Incompatible(Incompat),
-    /// Record structure invalid: flags, padding, payload of a known record.
-    Malformed,
-    /// The end record's CRC does not match.
-    BadChecksum,
-    /// A mandatory record this code does not know.
-    UnknownMandatory(u16),
-    /// A record present twice.
-    Duplicate(u16),
-    /// A required record absent.
-    Missing(u16),
-    /// A known record where it may not be (compat not first, a queue the header lacks).
-    Unexpected(u16),
-    /// Bytes after the end record.
-    TrailingBytes,
-    /// A record payload over [`MAX_RECORD_LEN`].
-    RecordTooLarge(u32),
-    /// A stream over [`MAX_STREAM_LEN`] (or over what the compat record announced).
-    TooLarge(usize),
-    /// The encoder's buffer is full.
-    NoSpace,
-}
-
-impl fmt::Display for StreamError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            StreamError::Truncated => f.write_str("stream truncated"),
-            StreamError::BadMagic => f.write_str("bad magic"),
-            StreamError::BadVersion(v) => write!(f, "unsupported stream version {v}"),
-            StreamError::BadHeader => f.write_str("invalid stream header"),
-            StreamError::Incompatible(why) => write!(f, "stream for another VF ({why:?})"),
-            StreamError::Malformed => f.write_str("malformed record"),
-            StreamError::BadChecksum => f.write_str("checksum mismatch"),
-            StreamError::UnknownMandatory(t) => write!(f, "unknown mandatory record {t:#06x}"),
-            StreamError::Duplicate(t) => write!(f, "duplicate record {t:#06x}"),
-            StreamError::Missing(t) => write!(f, "missing record {t:#06x}"),
-            StreamError::Unexpected(t) => write!(f, "unexpected record {t:#06x}"),
-            StreamError::TrailingBytes => f.write_str("bytes after the end record"),
-            StreamError::RecordTooLarge(n) => write!(f, "record of {n} bytes too large"),
-            StreamError::TooLarge(n) => write!(f, "stream of {n} bytes too large"),
-            StreamError::NoSpace => f.write_str("stream buffer full"),
-        }
-    }
-}
 
 /// The stream header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 //!
 //! C counterparts: `crc32_le()` (`lib/crc32.c`), `put_unaligned_le32()`/`get_unaligned_le32()`.
 
-use crate::pure::stream::format::StreamError;
+use crate::pure::stream::error::StreamError;
 
 const fn crc_table() -> [u32; 256] {
     let mut table = [0u32; 256];

@@ -16,10 +16,11 @@ use crate::pure::mig::pfctx::PfCtx;
 use crate::pure::mig::quiesce::{kick, quiesce, resume};
 use crate::pure::mig::snapshot::{restore, save, save_mailbox_ctrl, VfState};
 use crate::pure::stream::decode::{check_initial, decode};
+use crate::pure::stream::error::StreamError;
 use crate::pure::stream::format::{
-    record_len, Encoder, Header, StreamError, COMPAT_LEN, END_LEN, FLAG_MANDATORY, HEADER_LEN,
-    INITIAL_LEN, MAX_RECORD_LEN, MAX_STREAM_LEN, RECORD_HEADER_LEN, TAG_COMPAT, TAG_DEV_REGS,
-    TAG_END, TAG_MAILBOX, TAG_PF_CTX, TAG_RX_QUEUE, TAG_TX_QUEUE,
+    record_len, Encoder, Header, COMPAT_LEN, END_LEN, FLAG_MANDATORY, HEADER_LEN, INITIAL_LEN,
+    MAX_RECORD_LEN, MAX_STREAM_LEN, RECORD_HEADER_LEN, TAG_COMPAT, TAG_DEV_REGS, TAG_END,
+    TAG_MAILBOX, TAG_PF_CTX, TAG_RX_QUEUE, TAG_TX_QUEUE,
 };
 use crate::pure::stream::wire::{crc32, Writer};
 use crate::pure::testing::dirty::Input;
