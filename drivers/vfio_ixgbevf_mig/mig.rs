@@ -8,10 +8,7 @@
 //! calls and the conversion of its errors ([`pure_error`]). It runs under the state mutex.
 
 use crate::pure::{
-    mig::{
-        image, quiesce as q,
-        snapshot::{self, Enables as SnapEnables},
-    },
+    mig::{image, quiesce as q, regio::Enables as SnapEnables, snapshot},
     stream::{decode, error::StreamError, format::INITIAL_LEN},
 };
 use crate::vfio::{

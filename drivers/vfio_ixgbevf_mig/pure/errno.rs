@@ -26,7 +26,7 @@
 
 use crate::pure::dirty::ranges::DirtyError;
 use crate::pure::mig::image::LoadError;
-use crate::pure::mig::snapshot::StateError;
+use crate::pure::mig::regio::StateError;
 use crate::pure::stream::error::StreamError;
 
 /// `E2BIG`.

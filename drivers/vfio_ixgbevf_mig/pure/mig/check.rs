@@ -22,9 +22,8 @@
 use crate::pure::hw::family::{Family, VfModel};
 use crate::pure::hw::fields::{DescType, Rxdctl, Srrctl, Txdctl};
 use crate::pure::hw::regs::{QueueReg, Reg, RegRef};
-use crate::pure::mig::snapshot::{
-    dev, q, vector_mask, DevRegs, RxRegs, StateError, TxRegs, VfState,
-};
+use crate::pure::mig::regio::{dev, q, vector_mask, StateError};
+use crate::pure::mig::vfstate::{DevRegs, RxRegs, TxRegs, VfState};
 
 /// Ring length field (`RDLEN`/`TDLEN` bits 19:7): a multiple of 128 below 1 MiB.
 pub const RING_LEN_MASK: u32 = 0x000F_FF80;

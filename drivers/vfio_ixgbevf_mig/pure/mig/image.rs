@@ -20,7 +20,8 @@ use crate::pure::hw::family::VfModel;
 use crate::pure::hw::regs::{Reg, MBX_WORDS, RETA_WORDS, RSS_KEY_WORDS};
 use crate::pure::mig::check::validate;
 use crate::pure::mig::pfctx::{PfCtx, PF_CTX_LEN};
-use crate::pure::mig::snapshot::{DevRegs, MailboxRegs, RxRegs, StateError, TxRegs, VfState};
+use crate::pure::mig::regio::StateError;
+use crate::pure::mig::vfstate::{DevRegs, MailboxRegs, RxRegs, TxRegs, VfState};
 use crate::pure::stream::decode::{decode, Decoded};
 use crate::pure::stream::error::StreamError;
 use crate::pure::stream::format::{

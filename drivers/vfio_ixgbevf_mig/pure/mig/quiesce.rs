@@ -19,7 +19,7 @@ use crate::pure::hw::family::{VfModel, MAX_QUEUES};
 use crate::pure::hw::fields::{Rxdctl, Txdctl};
 use crate::pure::hw::io::RegIo;
 use crate::pure::hw::regs::{QueueReg, Reg, RegRef};
-use crate::pure::mig::snapshot::{q, rd, vector_mask, wr, Enables, StateError};
+use crate::pure::mig::regio::{q, rd, vector_mask, wr, Enables, StateError};
 
 /// How often [`quiesce`] re-reads the enable bits, with a delay before each re-read
 /// (`IXGBEVF_MAX_RX_DESC_POLL`; the shell's delay should be about 1 ms, as ixgbevf's).

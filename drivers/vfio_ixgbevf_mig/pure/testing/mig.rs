@@ -14,7 +14,9 @@ use crate::pure::hw::regs::{QueueReg, Reg, RegRef};
 use crate::pure::mig::image::{load, write_stream};
 use crate::pure::mig::pfctx::PfCtx;
 use crate::pure::mig::quiesce::{kick, quiesce, resume};
-use crate::pure::mig::snapshot::{restore, save, save_mailbox_ctrl, VfState};
+use crate::pure::mig::regio::vector_mask;
+use crate::pure::mig::snapshot::{restore, save, save_mailbox_ctrl};
+use crate::pure::mig::vfstate::VfState;
 use crate::pure::stream::decode::{check_initial, decode};
 use crate::pure::stream::error::StreamError;
 use crate::pure::stream::format::{
@@ -305,7 +307,7 @@ fn load_and_restore(stream: &[u8], model: &VfModel) -> bool {
     let mut want = image.vf;
     want.mbx.ctrl = None;
     // `kick` unmasks the auto-masked vectors (their interrupt may have been lost).
-    want.dev.eims |= want.dev.eiam & crate::pure::mig::snapshot::vector_mask(model);
+    want.dev.eims |= want.dev.eiam & vector_mask(model);
     for rx in want.rx.iter_mut() {
         rx.rxdctl = Rxdctl::from_raw(rx.rxdctl).with_swflsh(false).raw();
     }
