@@ -8,6 +8,7 @@
 //! calls and the conversion of its errors ([`pure_error`]). It runs under the state mutex.
 
 use crate::pure::{
+    hw::family::VfModel,
     mig::{image, quiesce as q, regio::Enables as SnapEnables, snapshot},
     stream::{decode, error::StreamError, format::INITIAL_LEN},
 };
@@ -106,7 +107,7 @@ pub(crate) fn stop_copy(
 
 /// Checks the initial data of a resuming stream as soon as it is complete. Returns the
 /// announced stream length, or `None` while the initial data is still incomplete.
-pub(crate) fn check_initial(dev_model: &crate::pure::VfModel, buf: &[u8]) -> Result<Option<usize>> {
+pub(crate) fn check_initial(dev_model: &VfModel, buf: &[u8]) -> Result<Option<usize>> {
     match decode::check_initial(buf, dev_model) {
         Ok(len) => Ok(Some(len)),
         Err(StreamError::Truncated) if buf.len() < INITIAL_LEN => Ok(None),

@@ -11,7 +11,7 @@
 //!
 //! Sub-folders, by subsystem; each uses only the ones listed before it:
 //! - [`hw`]: the hardware model: supported VF models, register names, the BAR0 register map
-//!   of each family, BAR0 page sets, register field decoders, and the [`RegIo`] trait
+//!   of each family, BAR0 page sets, register field decoders, and the [`RegIo`](hw::io::RegIo) trait
 //!   through which pure code touches the BAR.
 //! - [`stream`]: the migration stream: format and encoder, validating decoder, CRC-32, byte
 //!   writer and reader.
@@ -40,9 +40,3 @@ pub mod stats;
 pub mod stream;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
-
-pub use hw::family::{Family, VfModel, SUPPORTED};
-pub use hw::io::RegIo;
-pub use hw::map::RegMap;
-pub use hw::pages::PageSet;
-pub use hw::regs::{QueueReg, Reg, RegError, RegOffset, RegRef};
