@@ -47,7 +47,9 @@ pub const HEADER_LEN: usize = 32;
 pub const RECORD_HEADER_LEN: usize = 8;
 /// Largest record payload accepted or written.
 pub const MAX_RECORD_LEN: u32 = 4096;
-/// Largest stream accepted or written.
+/// Largest stream accepted or written, and what a resuming file buffers at most before the
+/// stream announced its length: far above any real VF state, small enough that a hostile
+/// writer cannot make the kernel allocate much.
 pub const MAX_STREAM_LEN: usize = 64 * 1024;
 /// Record flag: a reader that does not know the tag must refuse the stream.
 pub const FLAG_MANDATORY: u16 = 1;
