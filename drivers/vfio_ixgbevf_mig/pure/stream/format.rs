@@ -35,7 +35,7 @@
 use crate::pure::hw::family::{Family, VfModel};
 use crate::pure::hw::regs::MBX_WORDS;
 use crate::pure::stream::error::{Incompat, StreamError};
-use crate::pure::stream::wire::{crc32, padded, Reader, Writer};
+use crate::pure::stream::wire::{crc32, padded, Reader, Writer, ALIGN};
 
 /// Magic at the start of every stream.
 pub const MAGIC: [u8; 8] = *b"IXVFMIG1";
@@ -252,7 +252,12 @@ impl Compat {
 
 /// Length of a whole record (header, payload, padding) with a `payload`-byte payload.
 pub const fn record_len(payload: usize) -> usize {
-    RECORD_HEADER_LEN + (payload.saturating_add(3) & !3)
+    // Saturates for a payload too long to pad (no record can be that long).
+    let padded = match padded(payload) {
+        Some(n) => n,
+        None => usize::MAX & !(ALIGN - 1),
+    };
+    RECORD_HEADER_LEN + padded
 }
 
 /// Writes a stream into a caller-provided buffer.
@@ -274,7 +279,7 @@ impl<'a> Encoder<'a> {
     pub fn resume(buf: &'a mut [u8], used: usize) -> Result<Self, StreamError> {
         let written = buf.get(..used).ok_or(StreamError::NoSpace)?;
         parse_header(written)?;
-        if used & 3 != 0 || used > MAX_STREAM_LEN {
+        if used % ALIGN != 0 || used > MAX_STREAM_LEN {
             return Err(StreamError::Malformed);
         }
         Ok(Encoder { buf, pos: used })

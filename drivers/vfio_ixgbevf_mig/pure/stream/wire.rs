@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Byte-level helpers of the migration stream: CRC-32, and bounds-checked little-endian
-//! writing and reading.
+//! Byte-level helpers of the migration stream: CRC-32, bounds-checked little-endian
+//! writing and reading, and record padding.
 //!
 //! Nothing here can panic on input: the writer fails with [`StreamError::NoSpace`] when its
 //! buffer is full, the reader returns `None` past the end of its data.
@@ -135,9 +135,15 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Payload length rounded up to the record alignment, overflow-checked.
-pub(super) fn padded(len: usize) -> Option<usize> {
-    Some(len.checked_add(3)? & !3)
+/// Alignment of records: each payload is zero-padded to a multiple of it.
+pub const ALIGN: usize = 4;
+
+/// Payload length rounded up to [`ALIGN`], overflow-checked.
+pub(super) const fn padded(len: usize) -> Option<usize> {
+    match len.checked_add(ALIGN - 1) {
+        Some(n) => Some(n & !(ALIGN - 1)),
+        None => None,
+    }
 }
 
 #[cfg(test)]
