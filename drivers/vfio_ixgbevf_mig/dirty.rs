@@ -39,13 +39,13 @@ use crate::pure::{
         areas::{tx_head_wb_range, tx_ring_range},
         ranges::{round_out, tracking_page_size, DirtySink, Extent, Span},
         region,
-        ring::{dma_address, GuestMem, RxRing, WalkTally, DESC_LEN},
+        ring::{dma_address, GuestMem, RxRing, WalkTally},
         set::{clip, min_storage, DirtySet},
         slots::{slots_storage, Posted, Slots},
     },
     hw::{
         family::VfModel,
-        fields::Srrctl,
+        fields::{Srrctl, DESC_LEN},
         io::RegIo,
         map::RegMap,
         pages::PageSet,
@@ -58,7 +58,7 @@ use crate::vfio::{
     eopnotsupp,
     misc::{debug_race_delay, log_ratelimit, now_ns, IovaBitmap},
 };
-use crate::{sys, MigDevice};
+use crate::{pure_error, sys, MigDevice};
 use kernel::{
     alloc::KVVec,
     new_mutex,
@@ -397,7 +397,7 @@ fn new_set(ranges: &[Span], page: u64) -> Result<DirtySet<KVec<Extent>>> {
         if log_ratelimit() {
             pr_err!("dma logging: ranges refused: {}\n", e);
         }
-        Error::from_errno(-e.errno())
+        pure_error(e)
     })
 }
 
@@ -427,7 +427,7 @@ pub(crate) fn start(dev: &Device<MigDevice>, ranges: &[Span], page_size: u64) ->
     for r in ranges {
         spans.push(*r, GFP_KERNEL)?;
     }
-    let n = round_out(&mut spans, page).map_err(|e| Error::from_errno(-e.errno()))?;
+    let n = round_out(&mut spans, page).map_err(pure_error)?;
     let spans = spans.get(..n).ok_or(EINVAL)?;
     let queues = slots_storage(data.model.geometry.queues);
     let slots = KVVec::from_elem(Posted::default(), queues, GFP_KERNEL)?;
@@ -510,7 +510,7 @@ pub(crate) fn report(
             let (start, bytes) = clip(run, npages, shift, iova, len);
             bitmap.set(start, bytes)
         })
-        .map_err(|e| Error::from_errno(-e.errno()))?;
+        .map_err(pure_error)?;
     debug_race_delay();
     // What the device owned on untracked queues may be written after this report: keep it
     // dirty. (Tracked queues keep theirs in the slot table.)

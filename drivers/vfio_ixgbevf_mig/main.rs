@@ -42,6 +42,12 @@ use vfio::{
     pci::{IdTable, PciDev},
 };
 
+/// The `Error` for an error of the pure core: its errno, from the one mapping in
+/// [`pure::errno`].
+pub(crate) fn pure_error(e: impl pure::errno::Errno) -> Error {
+    Error::from_errno(-e.errno())
+}
+
 module! {
     type: MigModule,
     name: "vfio_ixgbevf_mig",

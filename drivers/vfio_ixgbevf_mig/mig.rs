@@ -5,21 +5,19 @@
 //!
 //! Every decision (which registers, in which order, what is valid) is made in the pure
 //! core; this file only supplies the register I/O, the sleep between drain polls, the PF
-//! calls and the errno mapping. It runs under the state mutex.
+//! calls and the conversion of its errors ([`pure_error`]). It runs under the state mutex.
 
 use crate::pure::{
-    mig::{
-        image, quiesce as q,
-        snapshot::{self, Enables as SnapEnables},
-    },
-    stream::format as stream,
+    hw::family::VfModel,
+    mig::{image, quiesce as q, regio::Enables as SnapEnables, snapshot},
+    stream::{decode, error::StreamError, format::INITIAL_LEN},
 };
 use crate::vfio::{
     device::{Bar0, Device},
     eopnotsupp,
     misc::{log_ratelimit, usleep},
 };
-use crate::{pf_ops, MigDevice};
+use crate::{pf_ops, pure_error, MigDevice};
 use kernel::prelude::*;
 
 /// Queue enable bits turned off by quiesce (or loaded by a resume), restored on RUNNING.
@@ -27,11 +25,6 @@ pub(crate) type Enables = SnapEnables;
 
 /// Sleep between polls of a draining queue; `pure::mig::quiesce::MAX_POLLS` of them bound the wait.
 const DRAIN_POLL_US: usize = 200;
-
-/// Turns a pure-core errno (positive) into an `Error`.
-fn errno(e: i32) -> Error {
-    Error::from_errno(-e)
-}
 
 fn bar0(dev: &Device<MigDevice>) -> Result<Bar0<'_>> {
     // Mapped at open; migration ops only run on an open device.
@@ -55,7 +48,7 @@ pub(crate) fn quiesce(dev: &Device<MigDevice>) -> Result<Enables> {
     check_bar(&bar)?;
     let enables = res.map_err(|e| {
         pr_err!("migration: quiesce failed: {:?}\n", e);
-        errno(e.to_errno())
+        pure_error(e)
     })?;
     // Without the PF exports there is no mailbox to hold; saving will refuse later.
     if let Err(e) = pf_ops::quiesce(data.model.family, dev.core().pci()) {
@@ -73,7 +66,7 @@ pub(crate) fn unquiesce(dev: &Device<MigDevice>, enables: Enables) -> Result {
     let bar = bar0(dev)?;
     let res = q::resume(&bar, &data.model, enables).and_then(|()| q::kick(&bar, &data.model));
     check_bar(&bar)?;
-    res.map_err(|e| errno(e.to_errno()))?;
+    res.map_err(pure_error)?;
     match pf_ops::unquiesce(data.model.family, dev.core().pci()) {
         Err(e) if e != eopnotsupp() => Err(e),
         _ => Ok(()),
@@ -87,7 +80,7 @@ pub(crate) fn initial(dev: &Device<MigDevice>) -> Result<(KVec<u8>, usize)> {
     // Refuse before downtime if the PF cannot hand over its part.
     pf_ops::check_available(model.family)?;
     let mut buf = KVec::from_elem(0u8, image::stream_len(model), GFP_KERNEL)?;
-    let n = image::write_initial(&mut buf, model).map_err(|e| errno(e.to_errno()))?;
+    let n = image::write_initial(&mut buf, model).map_err(pure_error)?;
     Ok((buf, n))
 }
 
@@ -102,27 +95,27 @@ pub(crate) fn stop_copy(
     let data = dev.data();
     let model = &data.model;
     let bar = bar0(dev)?;
-    let mut state = snapshot::save(&bar, model, quiesced).map_err(|e| errno(e.to_errno()))?;
-    snapshot::save_mailbox_ctrl(&bar, model, &mut state).map_err(|e| errno(e.to_errno()))?;
+    let mut state = snapshot::save(&bar, model, quiesced).map_err(pure_error)?;
+    snapshot::save_mailbox_ctrl(&bar, model, &mut state).map_err(pure_error)?;
     check_bar(&bar)?;
     let pf = pf_ops::save(model.family, dev.core().pci())?;
     image::write_stop_copy(buf, used, model, &state, &pf).map_err(|e| {
         pr_err!("migration: encoding the state failed: {}\n", e);
-        errno(e.to_errno())
+        pure_error(e)
     })
 }
 
 /// Checks the initial data of a resuming stream as soon as it is complete. Returns the
 /// announced stream length, or `None` while the initial data is still incomplete.
-pub(crate) fn check_initial(dev_model: &crate::pure::VfModel, buf: &[u8]) -> Result<Option<usize>> {
-    match stream::check_initial(buf, dev_model) {
+pub(crate) fn check_initial(dev_model: &VfModel, buf: &[u8]) -> Result<Option<usize>> {
+    match decode::check_initial(buf, dev_model) {
         Ok(len) => Ok(Some(len)),
-        Err(stream::StreamError::Truncated) if buf.len() < stream::INITIAL_LEN => Ok(None),
+        Err(StreamError::Truncated) if buf.len() < INITIAL_LEN => Ok(None),
         Err(e) => {
             if log_ratelimit() {
                 pr_err!("migration: incompatible stream: {}\n", e);
             }
-            Err(errno(e.to_errno()))
+            Err(pure_error(e))
         }
     }
 }
@@ -136,7 +129,7 @@ pub(crate) fn load(dev: &Device<MigDevice>, input: &[u8]) -> Result<Enables> {
         if log_ratelimit() {
             pr_err!("migration: resume stream refused: {:?}\n", e);
         }
-        errno(e.to_errno())
+        pure_error(e)
     })?;
     let bar = bar0(dev)?;
     let pci = dev.core().pci();
@@ -145,7 +138,7 @@ pub(crate) fn load(dev: &Device<MigDevice>, input: &[u8]) -> Result<Enables> {
     check_bar(&bar)?;
     res.map_err(|e| {
         pr_err!("migration: loading the VF registers failed: {:?}\n", e);
-        errno(e.to_errno())
+        pure_error(e)
     })
 }
 

@@ -17,6 +17,7 @@
 
 use crate::pure::mig::fsm::{MigState, Step};
 use crate::pure::stats::{Counter, Stats};
+use crate::pure::stream::format::MAX_STREAM_LEN;
 use crate::vfio::{device::Device, file::FileRef};
 use crate::{sys, MigDevice};
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -31,10 +32,6 @@ use kernel::{
     },
     uaccess::{UserPtr, UserSlice, UserSliceReader, UserSliceWriter},
 };
-
-/// Largest stream a resuming file accepts: far above any real VF state, small enough that a
-/// hostile writer cannot make the kernel allocate much.
-pub(crate) const MAX_STREAM: usize = 64 * 1024;
 
 /// Counts resets of the device; shared with the migration files it created.
 pub(crate) struct Epoch(AtomicU64);
@@ -312,7 +309,7 @@ struct FileData {
     buf: KVec<u8>,
     /// Saving: valid bytes at the start of `buf`.
     produced: usize,
-    /// Resuming: most bytes accepted (MAX_STREAM until the header announced the length).
+    /// Resuming: most bytes accepted (MAX_STREAM_LEN until the header announced the length).
     limit: usize,
     /// Saving: bytes userspace has read.
     read_pos: usize,
@@ -353,7 +350,7 @@ impl MigFile {
                         disabled: false,
                         buf: KVec::new(),
                         produced: 0,
-                        limit: MAX_STREAM,
+                        limit: MAX_STREAM_LEN,
                         read_pos: 0,
                         precopy: false,
                         initial_len: 0,
@@ -422,7 +419,7 @@ impl MigFile {
         out.write_slice(d.buf.get(start..start + n).ok_or(EINVAL)?)?;
         d.read_pos = start + n;
         self.stats.add(Counter::SaveBytes, n as u64);
-        // CAST: n <= MAX_STREAM-sized buffers, far below isize::MAX.
+        // CAST: n <= MAX_STREAM_LEN-sized buffers, far below isize::MAX.
         Ok(n as isize)
     }
 
@@ -444,7 +441,7 @@ impl MigFile {
         input.read_all(&mut d.buf, GFP_KERNEL)?;
         // The initial data is checked the moment it is complete, so an incompatible stream
         // fails on the write that completes it, before the source stops the guest.
-        if d.limit == MAX_STREAM {
+        if d.limit == MAX_STREAM_LEN {
             if let Some(model) = d.model {
                 match crate::mig::check_initial(&model, &d.buf) {
                     Ok(Some(announced)) if announced >= d.buf.len() => d.limit = announced,
@@ -460,7 +457,7 @@ impl MigFile {
             }
         }
         self.stats.add(Counter::ResumeBytes, len as u64);
-        // CAST: len <= MAX_STREAM.
+        // CAST: len <= MAX_STREAM_LEN.
         Ok(len as isize)
     }
 

@@ -11,10 +11,10 @@
 //!
 //! Sub-folders, by subsystem; each uses only the ones listed before it:
 //! - [`hw`]: the hardware model: supported VF models, register names, the BAR0 register map
-//!   of each family, BAR0 page sets, register field decoders, and the [`RegIo`] trait
+//!   of each family, BAR0 page sets, register field decoders, and the [`RegIo`](hw::io::RegIo) trait
 //!   through which pure code touches the BAR.
 //! - [`stream`]: the migration stream: format and encoder, validating decoder, CRC-32, byte
-//!   writer and reader, errnos.
+//!   writer and reader.
 //! - [`mig`]: the migration steps: the FSM table, quiesce and resume, the VF's register
 //!   snapshot (save, restore, validation), the PF-held context, and the device state as
 //!   stream records (the image).
@@ -22,6 +22,7 @@
 //!   info that keeps RX tails trapped, the logging ranges, the dirty page set, the RX ring
 //!   walker, the DMA areas fixed by queue registers, the per-slot record of posted RX
 //!   buffers, and (host tests only) the interleaving checker of the protocol.
+//! - [`errno`]: the errno values and the one mapping from the error enums above to them.
 //! - [`stats`]: the per-device counters shown in debugfs (migration and dirty tracking).
 //! - `testing` (host tests and fuzzing only): fake BAR contents, sample states and streams,
 //!   fake guest memory, models, and the fuzz target bodies.
@@ -32,15 +33,10 @@
 #![forbid(unsafe_code)]
 
 pub mod dirty;
+pub mod errno;
 pub mod hw;
 pub mod mig;
 pub mod stats;
 pub mod stream;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
-
-pub use hw::family::{Family, VfModel, SUPPORTED};
-pub use hw::io::RegIo;
-pub use hw::map::RegMap;
-pub use hw::pages::PageSet;
-pub use hw::regs::{QueueReg, Reg, RegError, RegOffset, RegRef};

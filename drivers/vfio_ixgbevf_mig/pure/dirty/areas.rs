@@ -13,8 +13,7 @@
 //! `hw/net/igb_core.c`; `E1000_TX_HEAD_WB_ENABLE`, `IXGBE_TDWBAL_HEAD_WB_ENABLE`.
 
 use crate::pure::dirty::ranges::Span;
-use crate::pure::dirty::ring::RING_ALIGN;
-use crate::pure::hw::fields::Tdwbal;
+use crate::pure::hw::fields::{Tdwbal, RING_ALIGN};
 
 /// The area a ring of `len` bytes at `base` occupies, widened for any masking the hardware
 /// may apply to unaligned values (base rounded down, length rounded up to 128 bytes); `None`

@@ -14,7 +14,7 @@
 //! - `interleave` (host tests and fuzzing only): an exhaustive interleaving checker of the
 //!   protocol (guest, RX tail trap, START/REPORT, device) on the walker and the dirty set.
 //!
-//! Depends on [`super::hw`] and [`super::stream::wire`] (errnos).
+//! Depends on [`super::hw`] only.
 
 pub mod access;
 pub mod areas;

@@ -7,18 +7,13 @@
 //! requested page size, overflowing and overlapping ones; `load` checks all of it again
 //! (the driver must not rely on its caller for memory safety of its own tables) and also the
 //! page size, which the core passes through unchecked: a power of two in
-//! `MIN_PAGE_SIZE..=MAX_PAGE_SIZE`. Errors map to errnos with [`DirtyError::errno`].
+//! `MIN_PAGE_SIZE..=MAX_PAGE_SIZE`. Errors map to errnos in [`crate::pure::errno`].
 //!
 //! C counterpart: `vfio_ioctl_device_feature_logging_start()` and
 //! `vfio_ioctl_device_feature_logging_report()` in `drivers/vfio/vfio_main.c`, the range
 //! checks of `pds_vfio_dirty_sync()` in `drivers/vfio/pci/pds/dirty.c`.
 
 use core::fmt;
-
-use crate::pure::stream::wire::{EINVAL, ENOMEM};
-
-/// `E2BIG`.
-pub const E2BIG: i32 = 7;
 
 /// Most ranges a `DMA_LOGGING_START` may carry (`LOG_MAX_RANGES` in `vfio_main.c`).
 pub const MAX_RANGES: usize = 256;
@@ -103,17 +98,6 @@ pub enum DirtyError {
     StorageTooSmall,
     /// A report window that does not lie inside one logged range.
     NotInRange,
-}
-
-impl DirtyError {
-    /// The errno the uAPI returns for it (positive).
-    pub const fn errno(self) -> i32 {
-        match self {
-            DirtyError::TooManyRanges => E2BIG,
-            DirtyError::StorageTooSmall => ENOMEM,
-            _ => EINVAL,
-        }
-    }
 }
 
 impl fmt::Display for DirtyError {
@@ -327,6 +311,7 @@ fn to_span(e: Extent, shift: u32) -> Span {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pure::errno::Errno;
 
     const GIB: u64 = 1 << 30;
 

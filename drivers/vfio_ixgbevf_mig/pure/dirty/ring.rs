@@ -73,20 +73,10 @@ use core::fmt;
 
 use crate::pure::dirty::ranges::{DirtySink, Span};
 use crate::pure::hw::family::Family;
-use crate::pure::hw::fields::{DescType, Srrctl};
-
-/// Bytes per RX or TX descriptor (legacy and advanced formats alike).
-pub const DESC_LEN: u32 = 16;
-
-/// Alignment of ring bases and lengths: `RDBAL`/`RDLEN` bits 6:0 read as zero (the register
-/// self-tests of igb and ixgbevf write `0xFFFFFF80` and `0x000FFF80` patterns).
-pub const RING_ALIGN: u32 = 128;
-
-/// Largest ring length in bytes: `RDLEN`/`TDLEN` hold bits 19:7.
-pub const MAX_RING_LEN: u32 = 0x000F_FF80;
+use crate::pure::hw::fields::{DescType, Srrctl, DESC_LEN, RING_ALIGN, RING_LEN_MASK};
 
 /// Most descriptors in a ring.
-pub const MAX_RING_DESCS: u32 = MAX_RING_LEN / DESC_LEN;
+pub const MAX_RING_DESCS: u32 = RING_LEN_MASK / DESC_LEN;
 
 /// Bits of `RDH`/`RDT` the device keeps (ixgbevf's self-test pattern for `RDT`).
 pub const INDEX_MASK: u32 = 0xFFFF;
@@ -151,7 +141,7 @@ pub enum RingError {
     EmptyRing,
     /// `RDLEN` is not a multiple of 128 bytes.
     LenUnaligned(u32),
-    /// `RDLEN` exceeds [`MAX_RING_LEN`].
+    /// `RDLEN` exceeds the largest ring length, [`RING_LEN_MASK`].
     LenTooLarge(u32),
     /// The ring base is not 128-byte aligned.
     BaseUnaligned(u64),
@@ -407,7 +397,7 @@ impl RxRing {
         if rdlen % RING_ALIGN != 0 {
             return Err(RingError::LenUnaligned(rdlen));
         }
-        if rdlen > MAX_RING_LEN {
+        if rdlen > RING_LEN_MASK {
             return Err(RingError::LenTooLarge(rdlen));
         }
         if rdba % u64::from(RING_ALIGN) != 0 {

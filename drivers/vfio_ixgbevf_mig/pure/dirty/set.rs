@@ -4,7 +4,7 @@
 //!
 //! `DMA_LOGGING_START` hands the driver up to 256 IOVA ranges and a page size, which
 //! [`DirtySet::new`] validates ([`super::ranges`]; errors map to errnos with
-//! [`DirtyError::errno`]). While logging, the RX tail trap and the report path
+//! [`crate::pure::errno`]). While logging, the RX tail trap and the report path
 //! [`DirtySet::mark`] byte ranges the device may write; `DMA_LOGGING_REPORT` calls [`DirtySet::report_and_clear`] once per
 //! `iova_bitmap` window, which hands every dirty run inside the window to a sink (the shell
 //! feeds `iova_bitmap_set`) and forgets exactly what it handed out.

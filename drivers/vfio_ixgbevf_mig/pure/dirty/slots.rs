@@ -27,8 +27,9 @@
 use core::ops::DerefMut;
 
 use crate::pure::dirty::ranges::{DirtySink, Span};
-use crate::pure::dirty::ring::{RxRing, DESC_LEN};
+use crate::pure::dirty::ring::RxRing;
 use crate::pure::hw::family::MAX_QUEUES;
+use crate::pure::hw::fields::DESC_LEN;
 
 /// Most descriptors of a ring tracked per slot (the largest ring igbvf and ixgbevf allow).
 pub const MAX_TRACKED_SLOTS: u32 = 4096;

@@ -44,6 +44,20 @@ impl fmt::Display for InvalidValue {
     }
 }
 
+/// Bytes per RX or TX descriptor (legacy and advanced formats alike).
+pub const DESC_LEN: u32 = 16;
+
+/// Alignment of ring bases and lengths: `RDBAL`/`TDBAL` and `RDLEN`/`TDLEN` bits 6:0 are
+/// ignored and read as zero (the register self-tests of igb and ixgbevf write `0xFFFFFF80`
+/// and `0x000FFF80` patterns).
+pub const RING_ALIGN: u32 = 128;
+
+/// The length field of `RDLEN`/`TDLEN`, bits 19:7 (QEMU's `E1000_XDLEN_IGB_MASK`, the
+/// 82599's `RDLEN.LEN`): a ring length is a multiple of [`RING_ALIGN`] inside this mask, so
+/// the mask is also the largest ring length in bytes, just under 1 MiB.
+pub const RING_LEN_MASK: u32 = 0x000F_FF80;
+const _: () = assert!(RING_LEN_MASK & (RING_ALIGN - 1) == 0 && RING_LEN_MASK % DESC_LEN == 0);
+
 /// Defines a register type and its field accessors from a `hi:lo` table.
 ///
 /// Field lines: `hi:lo getter / setter: bool;`, `hi:lo getter / setter: enum Type;` (decoded

@@ -4,7 +4,7 @@
 //!
 //! A [`RegMap`] (a family plus the geometry of one model) turns a [`Reg`] or [`QueueReg`]
 //! and an index into a [`RegOffset`] and, for the chained BAR0 write handler, turns an
-//! offset back into a name ([`RegMap::locate`], [`locate`]).
+//! offset back into a name ([`RegMap::locate`]).
 //!
 //! Queue registers are not a plain stride in the igb family: queues 0-3 sit at
 //! `0x2800 + n * 0x100` (RX) and `0x3800 + n * 0x100` (TX), higher ones at `0xC000 + n * 0x40`

@@ -20,18 +20,13 @@
 //! adaptive ITR writes values with bits 1:0 set).
 
 use crate::pure::hw::family::{Family, VfModel};
-use crate::pure::hw::fields::{DescType, Rxdctl, Srrctl, Txdctl};
-use crate::pure::hw::regs::{QueueReg, Reg, RegRef};
-use crate::pure::mig::snapshot::{
-    dev, q, vector_mask, DevRegs, RxRegs, StateError, TxRegs, VfState,
+use crate::pure::hw::fields::{
+    DescType, Rxdctl, Srrctl, Txdctl, DESC_LEN, RING_ALIGN, RING_LEN_MASK,
 };
+use crate::pure::hw::regs::{QueueReg, Reg, RegRef};
+use crate::pure::mig::regio::{dev, q, vector_mask, StateError};
+use crate::pure::mig::vfstate::{DevRegs, RxRegs, TxRegs, VfState};
 
-/// Ring length field (`RDLEN`/`TDLEN` bits 19:7): a multiple of 128 below 1 MiB.
-pub const RING_LEN_MASK: u32 = 0x000F_FF80;
-/// Ring base alignment mask (`RDBAL`/`TDBAL` bits 6:0 are ignored and read as 0).
-pub const RING_BASE_ALIGN: u32 = 0x7F;
-/// Bytes per RX or TX descriptor (legacy and advanced alike).
-pub const DESC_LEN: u32 = 16;
 /// `IVAR` entry valid bit (`E1000_IVAR_VALID`, `IXGBE_IVAR_ALLOC_VAL`).
 pub const IVAR_VALID: u32 = 0x80;
 
@@ -41,7 +36,7 @@ fn invalid(reg: RegRef, value: u32) -> StateError {
 
 fn check_ring(n: u8, regs: [(QueueReg, u32); 4], on: bool) -> Result<(), StateError> {
     let [(base_r, base), (len_r, len), (head_r, head), (tail_r, tail)] = regs;
-    if base & RING_BASE_ALIGN != 0 {
+    if base & (RING_ALIGN - 1) != 0 {
         return Err(invalid(q(base_r, n), base));
     }
     if len & !RING_LEN_MASK != 0 || (on && len == 0) {
@@ -165,6 +160,7 @@ pub fn validate(state: &VfState, model: &VfModel) -> Result<(), StateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pure::errno::Errno;
     use crate::pure::hw::family::SUPPORTED;
     use crate::pure::testing::mig::sample_state;
 
@@ -357,6 +353,6 @@ mod tests {
             Ok(0),
             "3 EITRs on the 82576 VF"
         );
-        assert_eq!(StateError::Queues.to_errno(), 22);
+        assert_eq!(StateError::Queues.errno(), 22);
     }
 }

@@ -20,11 +20,13 @@ use crate::pure::hw::family::VfModel;
 use crate::pure::hw::regs::{Reg, MBX_WORDS, RETA_WORDS, RSS_KEY_WORDS};
 use crate::pure::mig::check::validate;
 use crate::pure::mig::pfctx::{PfCtx, PF_CTX_LEN};
-use crate::pure::mig::snapshot::{DevRegs, MailboxRegs, RxRegs, StateError, TxRegs, VfState};
+use crate::pure::mig::regio::StateError;
+use crate::pure::mig::vfstate::{DevRegs, MailboxRegs, RxRegs, TxRegs, VfState};
 use crate::pure::stream::decode::{decode, Decoded};
+use crate::pure::stream::error::StreamError;
 use crate::pure::stream::format::{
-    record_len, Compat, Encoder, Header, StreamError, END_LEN, FLAG_MANDATORY, INITIAL_LEN,
-    TAG_COMPAT, TAG_DEV_REGS, TAG_MAILBOX, TAG_PF_CTX, TAG_RX_QUEUE, TAG_TX_QUEUE,
+    record_len, Compat, Encoder, Header, END_LEN, FLAG_MANDATORY, INITIAL_LEN, TAG_COMPAT,
+    TAG_DEV_REGS, TAG_MAILBOX, TAG_PF_CTX, TAG_RX_QUEUE, TAG_TX_QUEUE,
 };
 use crate::pure::stream::wire::{Reader, Writer};
 
@@ -320,16 +322,6 @@ pub enum LoadError {
     State(StateError),
 }
 
-impl LoadError {
-    /// The errno (positive) for this error.
-    pub const fn to_errno(self) -> i32 {
-        match self {
-            LoadError::Stream(e) => e.to_errno(),
-            LoadError::State(e) => e.to_errno(),
-        }
-    }
-}
-
 /// Decodes and validates a complete stream for a `model` destination: the one call the
 /// RESUMING → STOP arc makes before it writes anything to the device.
 pub fn load(input: &[u8], model: &VfModel) -> Result<Image, LoadError> {
@@ -340,11 +332,13 @@ pub fn load(input: &[u8], model: &VfModel) -> Result<Image, LoadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pure::errno::Errno;
     use crate::pure::hw::family::SUPPORTED;
     use crate::pure::hw::io::fake::FakeBar;
     use crate::pure::mig::quiesce::{quiesce, resume};
     use crate::pure::mig::snapshot::{restore, save, save_mailbox_ctrl};
-    use crate::pure::stream::format::{Incompat, TAG_END};
+    use crate::pure::stream::error::Incompat;
+    use crate::pure::stream::format::TAG_END;
     use crate::pure::testing::mig::{sample_bar, sample_pf, sample_state, sample_stream};
 
     fn model(device: u16) -> VfModel {
@@ -439,7 +433,7 @@ mod tests {
                     // EINVAL mostly; ENOMEM where the flip makes a length oversize.
                     let err = load(&bad, &m).unwrap_err();
                     assert!(
-                        matches!(err.to_errno(), 22 | 12),
+                        matches!(err.errno(), 22 | 12),
                         "{} byte {at}: {err:?}",
                         m.name
                     );
@@ -479,7 +473,7 @@ mod tests {
         let n = write_stream(&mut buf, &m, &state, &sample_pf()).unwrap();
         let err = load(&buf[..n], &m).unwrap_err();
         assert!(matches!(err, LoadError::State(StateError::Invalid { .. })));
-        assert_eq!(err.to_errno(), 22);
+        assert_eq!(err.errno(), 22);
         let mut pf = sample_pf();
         pf.vlans[0] = 5000;
         let n = write_stream(&mut buf, &m, &sample_state(&m), &pf).unwrap();
@@ -534,7 +528,7 @@ mod tests {
             TAG_END
         );
         assert_eq!(
-            LoadError::Stream(StreamError::UnknownMandatory(9)).to_errno(),
+            LoadError::Stream(StreamError::UnknownMandatory(9)).errno(),
             95
         );
     }

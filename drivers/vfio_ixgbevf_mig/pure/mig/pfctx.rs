@@ -13,8 +13,8 @@
 //! C counterparts: `struct intel_vf_mig_pf_ctx`; `struct vf_data_storage` in `igb/igb.h` and
 //! `ixgbe/ixgbe.h`, where the limits below come from, and `ixgbe_mbx.h`.
 
-use crate::pure::mig::snapshot::StateError;
-use crate::pure::stream::format::StreamError;
+use crate::pure::mig::regio::StateError;
+use crate::pure::stream::error::StreamError;
 use crate::pure::stream::wire::{Reader, Writer};
 
 /// `PfCtx::abi` this code understands.

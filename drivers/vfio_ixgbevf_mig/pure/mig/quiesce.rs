@@ -19,7 +19,7 @@ use crate::pure::hw::family::{VfModel, MAX_QUEUES};
 use crate::pure::hw::fields::{Rxdctl, Txdctl};
 use crate::pure::hw::io::RegIo;
 use crate::pure::hw::regs::{QueueReg, Reg, RegRef};
-use crate::pure::mig::snapshot::{q, rd, vector_mask, wr, Enables, StateError};
+use crate::pure::mig::regio::{q, rd, vector_mask, wr, Enables, StateError};
 
 /// How often [`quiesce`] re-reads the enable bits, with a delay before each re-read
 /// (`IXGBEVF_MAX_RX_DESC_POLL`; the shell's delay should be about 1 ms, as ixgbevf's).
@@ -150,6 +150,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::pure::errno::Errno;
     use crate::pure::hw::family::SUPPORTED;
     use crate::pure::hw::io::fake::FakeBar;
     use crate::pure::hw::regs::RegOffset;
@@ -246,7 +247,7 @@ mod tests {
                 busy: e
             }
         );
-        assert_eq!(err.to_errno(), 110);
+        assert_eq!(err.errno(), 110);
         assert_eq!(delays, MAX_POLLS);
         // Exactly MAX_POLLS lagging reads still succeed.
         let io = slow(&m, MAX_POLLS);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! What a VF holds in its registers, and how to save and restore it.
+//! What a VF holds in its registers ([`VfState`]), and how to save and restore it.
 //!
 //! All device access goes through [`RegIo`] on the VF's BAR0; registers are named through
 //! the model's [`crate::pure::hw::map::RegMap`], so no offset is spelled here.
@@ -37,213 +37,14 @@
 //!
 //! [`AccessMode::ReadClears`]: crate::pure::hw::regs::AccessMode::ReadClears
 
-use crate::pure::hw::family::{Family, VfModel, MAX_QUEUES};
+use crate::pure::hw::family::VfModel;
 use crate::pure::hw::fields::{Mailbox, Register, Rxdctl, Txdctl};
 use crate::pure::hw::io::RegIo;
-use crate::pure::hw::regs::{
-    QueueReg, Reg, RegError, RegRef, MBX_WORDS, RETA_WORDS, RSS_KEY_WORDS,
-};
+use crate::pure::hw::regs::{QueueReg, Reg, RegRef};
 use crate::pure::mig::check::validate;
 use crate::pure::mig::quiesce::quiesce;
-use crate::pure::stream::wire::{EINVAL, ETIMEDOUT};
-
-/// Most MSI-X vectors (`EITR`s) of any family.
-pub const MAX_VECTORS: usize = 3;
-/// Most `IVAR` registers of any family (one per two queues).
-pub const MAX_IVARS: usize = (MAX_QUEUES as usize).div_ceil(2);
-const _: () = assert!(MAX_QUEUES as u32 <= u8::BITS);
-const _: () = {
-    let (a, b) = (Family::Igb.max_geometry(), Family::Ixgbe.max_geometry());
-    assert!(a.msix_vectors as usize <= MAX_VECTORS && b.msix_vectors as usize <= MAX_VECTORS);
-    assert!(a.queues <= MAX_QUEUES && b.queues <= MAX_QUEUES);
-};
-
-/// Queue enable bits: bit `q` set means queue `q` was enabled.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Enables {
-    /// RX queues.
-    pub rx: u8,
-    /// TX queues.
-    pub tx: u8,
-}
-
-impl Enables {
-    /// Whether no queue is set.
-    pub const fn is_empty(self) -> bool {
-        self.rx == 0 && self.tx == 0
-    }
-}
-
-/// Device-wide registers. Array entries past the model's count are zero.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DevRegs {
-    /// Interrupt mask (`EIMS` read).
-    pub eims: u32,
-    /// Auto clear.
-    pub eiac: u32,
-    /// Auto mask.
-    pub eiam: u32,
-    /// Throttle per vector.
-    pub eitr: [u32; MAX_VECTORS],
-    /// Queue-to-vector map.
-    pub ivar: [u32; MAX_IVARS],
-    /// Mailbox/other-cause vector.
-    pub ivar_misc: u32,
-    /// Packet split receive type.
-    pub psrtype: u32,
-    /// VF RSS enable/fields (X550+ only).
-    pub mrqc: u32,
-    /// VF RSS key (X550+ only).
-    pub rssrk: [u32; RSS_KEY_WORDS as usize],
-    /// VF RSS redirection table (X550+ only).
-    pub reta: [u32; RETA_WORDS as usize],
-}
-
-/// One RX queue.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RxRegs {
-    /// Ring base, low.
-    pub rdbal: u32,
-    /// Ring base, high.
-    pub rdbah: u32,
-    /// Ring length in bytes.
-    pub rdlen: u32,
-    /// Head.
-    pub rdh: u32,
-    /// Tail.
-    pub rdt: u32,
-    /// Descriptor control; `ENABLE` is the guest's view (see the module docs).
-    pub rxdctl: u32,
-    /// Split/replication control.
-    pub srrctl: u32,
-    /// DCA control.
-    pub dca_rxctrl: u32,
-}
-
-/// One TX queue.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TxRegs {
-    /// Ring base, low.
-    pub tdbal: u32,
-    /// Ring base, high.
-    pub tdbah: u32,
-    /// Ring length in bytes.
-    pub tdlen: u32,
-    /// Head.
-    pub tdh: u32,
-    /// Tail.
-    pub tdt: u32,
-    /// Descriptor control; `ENABLE` is the guest's view.
-    pub txdctl: u32,
-    /// Head write-back address low and enable.
-    pub tdwbal: u32,
-    /// Head write-back address high.
-    pub tdwbah: u32,
-    /// DCA control.
-    pub dca_txctrl: u32,
-}
-
-/// Mailbox memory and, if read, the control register.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MailboxRegs {
-    /// Mailbox memory words.
-    pub words: [u32; MBX_WORDS as usize],
-    /// The control register as read by [`save_mailbox_ctrl`], if it was.
-    pub ctrl: Option<u32>,
-}
-
-impl MailboxRegs {
-    /// Read-to-clear events (PFSTS, PFACK, RSTD) that the save consumed and the PF must
-    /// re-post for the guest.
-    pub fn pending_events(&self) -> Mailbox {
-        let ctrl = Mailbox::from_raw(self.ctrl.unwrap_or(0));
-        Mailbox::default()
-            .with_pfsts(ctrl.pfsts())
-            .with_pfack(ctrl.pfack())
-            .with_rstd(ctrl.rstd())
-    }
-}
-
-/// Everything the VF itself holds. Fixed size; queues past the counts are zero.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct VfState {
-    /// RX queues carried.
-    pub rx_queues: u8,
-    /// TX queues carried.
-    pub tx_queues: u8,
-    /// Device-wide registers.
-    pub dev: DevRegs,
-    /// RX queues.
-    pub rx: [RxRegs; MAX_QUEUES as usize],
-    /// TX queues.
-    pub tx: [TxRegs; MAX_QUEUES as usize],
-    /// Mailbox.
-    pub mbx: MailboxRegs,
-}
-
-/// Why a state cannot be saved, loaded or applied.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StateError {
-    /// A register the model lacks (a bug in the caller or the map).
-    Reg(RegError),
-    /// A value the source device cannot have held.
-    Invalid {
-        /// The register instance.
-        reg: RegRef,
-        /// The rejected value.
-        value: u32,
-    },
-    /// More queues than the model has.
-    Queues,
-    /// A record payload of the wrong length or shape.
-    Record(u16),
-    /// A PF context field out of range (field name).
-    PfCtx(&'static str),
-    /// Queues still enabled after [`super::quiesce::MAX_POLLS`] polls.
-    Timeout {
-        /// Queues whose enable was cleared (all were enabled before).
-        stopped: Enables,
-        /// Of those, the ones still reporting enabled.
-        busy: Enables,
-    },
-}
-
-impl StateError {
-    /// The errno (positive): `ETIMEDOUT` for [`StateError::Timeout`], else `EINVAL`.
-    pub const fn to_errno(self) -> i32 {
-        match self {
-            StateError::Timeout { .. } => ETIMEDOUT,
-            _ => EINVAL,
-        }
-    }
-}
-
-impl From<RegError> for StateError {
-    fn from(e: RegError) -> Self {
-        StateError::Reg(e)
-    }
-}
-
-pub(super) fn dev(reg: Reg, index: usize) -> Result<RegRef, StateError> {
-    let index = u8::try_from(index).map_err(|_| RegError::IndexOutOfRange {
-        index: u8::MAX,
-        count: 0,
-    })?;
-    Ok(RegRef::Dev { reg, index })
-}
-
-pub(super) fn rd(io: &dyn RegIo, model: &VfModel, r: RegRef) -> Result<u32, StateError> {
-    Ok(io.read32(model.regs().offset(r)?))
-}
-
-pub(super) fn wr(io: &dyn RegIo, model: &VfModel, r: RegRef, value: u32) -> Result<(), StateError> {
-    io.write32(model.regs().offset(r)?, value);
-    Ok(())
-}
-
-pub(super) fn q(reg: QueueReg, queue: u8) -> RegRef {
-    RegRef::Queue { reg, queue }
-}
+use crate::pure::mig::regio::{dev, q, rd, vector_mask, wr, Enables, StateError};
+use crate::pure::mig::vfstate::{DevRegs, MailboxRegs, RxRegs, TxRegs, VfState};
 
 /// Reads the instances of an array register into `dst` (as many as the model has).
 fn read_array(
@@ -343,11 +144,6 @@ pub fn save_mailbox_ctrl(
 ) -> Result<(), StateError> {
     state.mbx.ctrl = Some(rd(io, model, RegRef::dev(Reg::Mailbox))? & 0xFF);
     Ok(())
-}
-
-pub(in crate::pure) fn vector_mask(model: &VfModel) -> u32 {
-    let n = u32::from(model.geometry.msix_vectors).min(31);
-    (1u32 << n) - 1
 }
 
 /// Loads a state into the VF, after [`validate`]: every queue disabled first (waiting for

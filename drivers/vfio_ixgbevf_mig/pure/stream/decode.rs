@@ -14,8 +14,9 @@
 //! C counterpart: `mlx5vf_resume_read_header()` and its callers in `mlx5/main.c`.
 
 use crate::pure::hw::family::{VfModel, MAX_QUEUES};
+use crate::pure::stream::error::StreamError;
 use crate::pure::stream::format::{
-    parse_header, Compat, Header, StreamError, COMPAT_LEN, FLAG_MANDATORY, HEADER_LEN, INITIAL_LEN,
+    parse_header, Compat, Header, COMPAT_LEN, FLAG_MANDATORY, HEADER_LEN, INITIAL_LEN,
     MAX_RECORD_LEN, MAX_STREAM_LEN, RECORD_HEADER_LEN, TAG_COMPAT, TAG_DEV_REGS, TAG_END,
     TAG_MAILBOX, TAG_PF_CTX, TAG_RX_QUEUE, TAG_TX_QUEUE,
 };
@@ -252,10 +253,11 @@ pub fn decode<'a>(input: &'a [u8], model: &VfModel) -> Result<Decoded<'a>, Strea
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pure::errno::{Errno, ENOMEM};
     use crate::pure::hw::family::SUPPORTED;
     use crate::pure::mig::image::{stream_len, write_initial};
-    use crate::pure::stream::format::{record_len, Incompat, END_LEN, TAG_END};
-    use crate::pure::stream::wire::ENOMEM;
+    use crate::pure::stream::error::Incompat;
+    use crate::pure::stream::format::{record_len, END_LEN, TAG_END};
     use crate::pure::testing::mig::{craft, sample_stream, with_end};
 
     type Rec = (u16, u16, Vec<u8>);
@@ -365,7 +367,7 @@ mod tests {
         let mand = |recs: &mut Vec<Rec>| recs.insert(2, (0x0042, FLAG_MANDATORY, vec![]));
         let err = edited(&m, mand).unwrap_err();
         assert_eq!(err, StreamError::UnknownMandatory(0x0042));
-        assert_eq!(err.to_errno(), 95);
+        assert_eq!(err.errno(), 95);
         // A queue record beyond MAX_QUEUES is not a known tag either.
         let q9 = |recs: &mut Vec<Rec>| recs.push((TAG_RX_QUEUE | 9, FLAG_MANDATORY, vec![]));
         assert_eq!(edited(&m, q9), Err(StreamError::UnknownMandatory(0x0109)));
@@ -447,9 +449,7 @@ mod tests {
         // Another family.
         assert_eq!(
             decode(&s, &model(0x1565)),
-            Err(StreamError::Incompatible(
-                crate::pure::stream::format::Incompat::Family
-            ))
+            Err(StreamError::Incompatible(Incompat::Family))
         );
         // No end record at all.
         assert_eq!(
@@ -464,7 +464,7 @@ mod tests {
         let big = vec![0u8; MAX_STREAM_LEN + 1];
         let err = decode(&big, &m).unwrap_err();
         assert_eq!(err, StreamError::TooLarge(MAX_STREAM_LEN + 1));
-        assert_eq!(err.to_errno(), ENOMEM);
+        assert_eq!(err.errno(), ENOMEM);
         // A record header announcing more than MAX_RECORD_LEN.
         let mut s = sample_stream(&m);
         let mut rec = vec![0x42, 0, 0, 0];
@@ -472,7 +472,7 @@ mod tests {
         s.splice(HEADER_LEN..HEADER_LEN, rec);
         let err = decode(&s, &m).unwrap_err();
         assert_eq!(err, StreamError::RecordTooLarge(MAX_RECORD_LEN + 1));
-        assert_eq!(err.to_errno(), ENOMEM);
+        assert_eq!(err.errno(), ENOMEM);
         let mut s = sample_stream(&m);
         s[HEADER_LEN + 4..HEADER_LEN + 8].copy_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(decode(&s, &m), Err(StreamError::RecordTooLarge(u32::MAX)));
@@ -484,7 +484,7 @@ mod tests {
             let s = sample_stream(&m);
             for n in 0..s.len() {
                 let err = decode(&s[..n], &m).unwrap_err();
-                assert_eq!(err.to_errno(), 22, "{} cut at {n}: {err}", m.name);
+                assert_eq!(err.errno(), 22, "{} cut at {n}: {err}", m.name);
             }
         }
     }

@@ -16,40 +16,26 @@
 //! ```
 //!
 //! The first record is always [`TAG_COMPAT`]: the header plus that record are the PRE_COPY
-//! "initial bytes", which the destination checks with [`check_initial`] as soon as it has
+//! "initial bytes", which the destination checks with [`check_initial`](super::decode::check_initial) as soon as it has
 //! them, so an incompatible destination fails before the source stops. Payloads are capped at
 //! [`MAX_RECORD_LEN`] and a whole stream at [`MAX_STREAM_LEN`].
 //!
-//! [`decode`] validates the whole stream (sizes, record bounds, padding, checksum, record
+//! [`decode`](super::decode::decode) validates the whole stream (sizes, record bounds, padding, checksum, record
 //! flags, duplicates, required records, trailing bytes, compatibility) before it hands out
 //! any payload; what the payloads mean is checked by [`crate::pure::mig::image`] before
 //! anything is written to the device. Unknown optional records are skipped and counted; an unknown
 //! mandatory record fails with [`StreamError::UnknownMandatory`].
 //!
-//! Errors map to errnos with [`StreamError::to_errno`] (positive values; the kernel shell
-//! returns `Error::from_errno(-n)`):
-//!
-//! | error | errno |
-//! |---|---|
-//! | `Truncated`, `BadMagic`, `BadVersion`, `BadHeader`, `Incompatible`, `Malformed`, `BadChecksum`, `Duplicate`, `Missing`, `Unexpected`, `TrailingBytes` | `EINVAL` (22) |
-//! | `UnknownMandatory` | `EOPNOTSUPP` (95) |
-//! | `RecordTooLarge`, `TooLarge`, `NoSpace` | `ENOMEM` (12) |
-//!
-//! Oversize data is `ENOMEM`, not `EFBIG`, as the project's errno rules say and as mlx5's
-//! resume path does for a record over `MAX_LOAD_SIZE`: the stream is held in kernel memory,
-//! and its cap is a memory bound.
+//! Errors map to errnos in [`crate::pure::errno`].
 //!
 //! C counterparts: `struct mlx5_vf_migration_header` (`mlx5/cmd.h`: record size, flags
 //! marking a tag optional, tag) and `mlx5vf_resume_read_header()` (`mlx5/main.c`);
 //! `mtty_resume_write()` (`samples/vfio-mdev/mtty.c`) for the header checks.
 
-use core::fmt;
-
 use crate::pure::hw::family::{Family, VfModel};
 use crate::pure::hw::regs::MBX_WORDS;
-use crate::pure::stream::wire::{crc32, padded, Reader, Writer, EINVAL, ENOMEM, EOPNOTSUPP};
-
-pub use crate::pure::stream::decode::{check_initial, decode, Decoded};
+use crate::pure::stream::error::{Incompat, StreamError};
+use crate::pure::stream::wire::{crc32, padded, Reader, Writer, ALIGN};
 
 /// Magic at the start of every stream.
 pub const MAGIC: [u8; 8] = *b"IXVFMIG1";
@@ -61,7 +47,9 @@ pub const HEADER_LEN: usize = 32;
 pub const RECORD_HEADER_LEN: usize = 8;
 /// Largest record payload accepted or written.
 pub const MAX_RECORD_LEN: u32 = 4096;
-/// Largest stream accepted or written.
+/// Largest stream accepted or written, and what a resuming file buffers at most before the
+/// stream announced its length: far above any real VF state, small enough that a hostile
+/// writer cannot make the kernel allocate much.
 pub const MAX_STREAM_LEN: usize = 64 * 1024;
 /// Record flag: a reader that does not know the tag must refuse the stream.
 pub const FLAG_MANDATORY: u16 = 1;
@@ -87,89 +75,6 @@ pub const COMPAT_LEN: usize = 8;
 pub const INITIAL_LEN: usize = HEADER_LEN + RECORD_HEADER_LEN + COMPAT_LEN;
 /// Length of the end record.
 pub const END_LEN: usize = RECORD_HEADER_LEN + 4;
-
-/// Why a header does not fit the destination VF.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Incompat {
-    /// Another register family.
-    Family,
-    /// Another PCI vendor or device id.
-    Device,
-    /// More queues than the destination VF has.
-    Queues,
-    /// Different MSI-X vector count, RSS support or mailbox size.
-    Geometry,
-}
-
-/// Why a stream was refused (or could not be written).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StreamError {
-    /// The data ends before the structure it started does.
-    Truncated,
-    /// The first 8 bytes are not [`MAGIC`].
-    BadMagic,
-    /// A version this code does not read.
-    BadVersion(u16),
-    /// Header length, flags, family or reserved bytes invalid.
-    BadHeader,
-    /// Valid stream for another VF.
-    Incompatible(Incompat),
-    /// Record structure invalid: flags, padding, payload of a known record.
-    Malformed,
-    /// The end record's CRC does not match.
-    BadChecksum,
-    /// A mandatory record this code does not know.
-    UnknownMandatory(u16),
-    /// A record present twice.
-    Duplicate(u16),
-    /// A required record absent.
-    Missing(u16),
-    /// A known record where it may not be (compat not first, a queue the header lacks).
-    Unexpected(u16),
-    /// Bytes after the end record.
-    TrailingBytes,
-    /// A record payload over [`MAX_RECORD_LEN`].
-    RecordTooLarge(u32),
-    /// A stream over [`MAX_STREAM_LEN`] (or over what the compat record announced).
-    TooLarge(usize),
-    /// The encoder's buffer is full.
-    NoSpace,
-}
-
-impl StreamError {
-    /// The errno (positive) for this error; see the module docs for the table.
-    pub const fn to_errno(self) -> i32 {
-        match self {
-            StreamError::UnknownMandatory(_) => EOPNOTSUPP,
-            StreamError::RecordTooLarge(_) | StreamError::TooLarge(_) | StreamError::NoSpace => {
-                ENOMEM
-            }
-            _ => EINVAL,
-        }
-    }
-}
-
-impl fmt::Display for StreamError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            StreamError::Truncated => f.write_str("stream truncated"),
-            StreamError::BadMagic => f.write_str("bad magic"),
-            StreamError::BadVersion(v) => write!(f, "unsupported stream version {v}"),
-            StreamError::BadHeader => f.write_str("invalid stream header"),
-            StreamError::Incompatible(why) => write!(f, "stream for another VF ({why:?})"),
-            StreamError::Malformed => f.write_str("malformed record"),
-            StreamError::BadChecksum => f.write_str("checksum mismatch"),
-            StreamError::UnknownMandatory(t) => write!(f, "unknown mandatory record {t:#06x}"),
-            StreamError::Duplicate(t) => write!(f, "duplicate record {t:#06x}"),
-            StreamError::Missing(t) => write!(f, "missing record {t:#06x}"),
-            StreamError::Unexpected(t) => write!(f, "unexpected record {t:#06x}"),
-            StreamError::TrailingBytes => f.write_str("bytes after the end record"),
-            StreamError::RecordTooLarge(n) => write!(f, "record of {n} bytes too large"),
-            StreamError::TooLarge(n) => write!(f, "stream of {n} bytes too large"),
-            StreamError::NoSpace => f.write_str("stream buffer full"),
-        }
-    }
-}
 
 /// The stream header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -347,7 +252,12 @@ impl Compat {
 
 /// Length of a whole record (header, payload, padding) with a `payload`-byte payload.
 pub const fn record_len(payload: usize) -> usize {
-    RECORD_HEADER_LEN + (payload.saturating_add(3) & !3)
+    // Saturates for a payload too long to pad (no record can be that long).
+    let padded = match padded(payload) {
+        Some(n) => n,
+        None => usize::MAX & !(ALIGN - 1),
+    };
+    RECORD_HEADER_LEN + padded
 }
 
 /// Writes a stream into a caller-provided buffer.
@@ -369,7 +279,7 @@ impl<'a> Encoder<'a> {
     pub fn resume(buf: &'a mut [u8], used: usize) -> Result<Self, StreamError> {
         let written = buf.get(..used).ok_or(StreamError::NoSpace)?;
         parse_header(written)?;
-        if used & 3 != 0 || used > MAX_STREAM_LEN {
+        if used % ALIGN != 0 || used > MAX_STREAM_LEN {
             return Err(StreamError::Malformed);
         }
         Ok(Encoder { buf, pos: used })
@@ -611,6 +521,7 @@ mod tests {
 
     #[test]
     fn errno_table() {
+        use crate::pure::errno::Errno;
         use StreamError::*;
         let einval = [
             Truncated,
@@ -626,11 +537,11 @@ mod tests {
             TrailingBytes,
         ];
         for e in einval {
-            assert_eq!(e.to_errno(), 22, "{e}");
+            assert_eq!(e.errno(), 22, "{e}");
         }
-        assert_eq!(UnknownMandatory(0x77).to_errno(), 95);
+        assert_eq!(UnknownMandatory(0x77).errno(), 95);
         for e in [RecordTooLarge(5000), TooLarge(70000), NoSpace] {
-            assert_eq!(e.to_errno(), 12, "{e}");
+            assert_eq!(e.errno(), 12, "{e}");
         }
         assert_eq!(
             UnknownMandatory(0x77).to_string(),

@@ -4,10 +4,12 @@
 //!
 //! - [`format`](mod@format): the stream format (header, records, checksum) and its encoder.
 //! - [`decode`]: its validating decoder.
-//! - [`wire`]: CRC-32, byte writer and reader, padding, errnos.
+//! - [`error`]: why a stream was refused ([`error::StreamError`]).
+//! - [`wire`]: CRC-32, byte writer and reader, padding.
 //!
 //! Depends on [`super::hw`] only.
 
 pub mod decode;
+pub mod error;
 pub mod format;
 pub mod wire;

@@ -1,23 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Byte-level helpers of the migration stream: errno values, CRC-32, and bounds-checked
-//! little-endian writing and reading.
+//! Byte-level helpers of the migration stream: CRC-32, bounds-checked little-endian
+//! writing and reading, and record padding.
 //!
 //! Nothing here can panic on input: the writer fails with [`StreamError::NoSpace`] when its
 //! buffer is full, the reader returns `None` past the end of its data.
 //!
 //! C counterparts: `crc32_le()` (`lib/crc32.c`), `put_unaligned_le32()`/`get_unaligned_le32()`.
 
-use crate::pure::stream::format::StreamError;
-
-/// `EINVAL`.
-pub const EINVAL: i32 = 22;
-/// `ENOMEM`.
-pub const ENOMEM: i32 = 12;
-/// `EOPNOTSUPP`.
-pub const EOPNOTSUPP: i32 = 95;
-/// `ETIMEDOUT`.
-pub const ETIMEDOUT: i32 = 110;
+use crate::pure::stream::error::StreamError;
 
 const fn crc_table() -> [u32; 256] {
     let mut table = [0u32; 256];
@@ -144,9 +135,15 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Payload length rounded up to the record alignment, overflow-checked.
-pub(super) fn padded(len: usize) -> Option<usize> {
-    Some(len.checked_add(3)? & !3)
+/// Alignment of records: each payload is zero-padded to a multiple of it.
+pub const ALIGN: usize = 4;
+
+/// Payload length rounded up to [`ALIGN`], overflow-checked.
+pub(super) const fn padded(len: usize) -> Option<usize> {
+    match len.checked_add(ALIGN - 1) {
+        Some(n) => Some(n & !(ALIGN - 1)),
+        None => None,
+    }
 }
 
 #[cfg(test)]

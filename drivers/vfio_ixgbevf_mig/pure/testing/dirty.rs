@@ -937,7 +937,7 @@ fn fuzz_dirty_raw(input: &mut Input<'_>) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pure::dirty::ring::MAX_RING_LEN;
+    use crate::pure::hw::fields::RING_LEN_MASK;
 
     fn rng(seed: u64) -> impl FnMut() -> u64 {
         let mut x = seed;
@@ -1064,7 +1064,7 @@ mod tests {
         let r = RxRing::new(
             Family::Ixgbe,
             base,
-            MAX_RING_LEN,
+            RING_LEN_MASK,
             Srrctl::from_raw(0x0200_0002),
         )
         .unwrap();

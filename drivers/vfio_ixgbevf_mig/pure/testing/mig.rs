@@ -14,12 +14,15 @@ use crate::pure::hw::regs::{QueueReg, Reg, RegRef};
 use crate::pure::mig::image::{load, write_stream};
 use crate::pure::mig::pfctx::PfCtx;
 use crate::pure::mig::quiesce::{kick, quiesce, resume};
-use crate::pure::mig::snapshot::{restore, save, save_mailbox_ctrl, VfState};
+use crate::pure::mig::regio::vector_mask;
+use crate::pure::mig::snapshot::{restore, save, save_mailbox_ctrl};
+use crate::pure::mig::vfstate::VfState;
 use crate::pure::stream::decode::{check_initial, decode};
+use crate::pure::stream::error::StreamError;
 use crate::pure::stream::format::{
-    record_len, Encoder, Header, StreamError, COMPAT_LEN, END_LEN, FLAG_MANDATORY, HEADER_LEN,
-    INITIAL_LEN, MAX_RECORD_LEN, MAX_STREAM_LEN, RECORD_HEADER_LEN, TAG_COMPAT, TAG_DEV_REGS,
-    TAG_END, TAG_MAILBOX, TAG_PF_CTX, TAG_RX_QUEUE, TAG_TX_QUEUE,
+    record_len, Encoder, Header, COMPAT_LEN, END_LEN, FLAG_MANDATORY, HEADER_LEN, INITIAL_LEN,
+    MAX_RECORD_LEN, MAX_STREAM_LEN, RECORD_HEADER_LEN, TAG_COMPAT, TAG_DEV_REGS, TAG_END,
+    TAG_MAILBOX, TAG_PF_CTX, TAG_RX_QUEUE, TAG_TX_QUEUE,
 };
 use crate::pure::stream::wire::{crc32, Writer};
 use crate::pure::testing::dirty::Input;
@@ -304,7 +307,7 @@ fn load_and_restore(stream: &[u8], model: &VfModel) -> bool {
     let mut want = image.vf;
     want.mbx.ctrl = None;
     // `kick` unmasks the auto-masked vectors (their interrupt may have been lost).
-    want.dev.eims |= want.dev.eiam & crate::pure::mig::snapshot::vector_mask(model);
+    want.dev.eims |= want.dev.eiam & vector_mask(model);
     for rx in want.rx.iter_mut() {
         rx.rxdctl = Rxdctl::from_raw(rx.rxdctl).with_swflsh(false).raw();
     }

@@ -27,8 +27,9 @@ use std::collections::HashMap;
 use super::model::page_of;
 use super::{Config, Mig, Protocol, State, DESCS, PAGE, RING, TAIL_UNKNOWN, WRITTEN_BACK};
 use crate::pure::dirty::ranges::DirtySink;
-use crate::pure::dirty::ring::{GuestMem, RxRing, WalkTally, DESC_LEN};
+use crate::pure::dirty::ring::{GuestMem, RxRing, WalkTally};
 use crate::pure::dirty::slots::{Posted, Slots, SLOTS_STORAGE};
+use crate::pure::hw::fields::DESC_LEN;
 
 /// The modelled queue.
 pub(super) const Q: u8 = 0;
