@@ -20,6 +20,7 @@ use kernel::{c_str, prelude::*, sync::Arc, uaccess::UserPtr};
 
 mod dirty;
 mod mig;
+mod mig_file;
 mod pf_ops;
 pub mod pure;
 mod state;

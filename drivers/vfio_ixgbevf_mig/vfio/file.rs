@@ -3,7 +3,7 @@
 //! The anonymous migration data files handed to userspace, and their `file_operations`
 //! trampolines (installed in helpers.c).
 
-use crate::state::MigFile;
+use crate::mig_file::MigFile;
 use crate::sys;
 use kernel::{
     error::from_err_ptr,
