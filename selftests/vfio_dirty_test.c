@@ -464,18 +464,27 @@ static void *sender_fn(void *arg)
 }
 
 /*
- * Reports every ~50 ms while frames keep coming and buffers are recycled.
- * A buffer posted after report k-1 returned and seen written before report
- * k starts must be in report k; one posted earlier may have been written
- * before report k-1 and is then in report k-1 or k. Ring pages: every report.
+ * Reports every ~50 ms while frames keep coming and buffers are recycled. A page
+ * the device wrote must be in the report after the write, or in a later one:
+ * the driver carries a buffer when it sees its descriptor written back, but a
+ * slot the guest has already rewritten in memory (recycled) and not yet posted
+ * again looks like one the device may still fill, so its old buffer comes with
+ * the report after the re-post (the trap retires it) or with the final report
+ * while the device is quiesced (docs/dirty-tracking.md, the invariant). Pages
+ * still due after that final report are false negatives; pages that came one
+ * report late or more are printed.
  */
 TEST_F_TIMEOUT(dirty, continuous, 120)
 {
 	struct sender s = { .self = self, .period_us = 400, .max = 20000 };
-	uint64_t end, fn = 0, reports = 0, frames0, w_sum = 0, r_sum = 0, fp_sum = 0;
+	uint64_t end, fn = 0, reports = 0, frames0, w_sum = 0, r_sum = 0, fp_sum = 0, late = 0;
+	struct pset due[2];
 	pthread_t th;
 
 	traffic_up(_metadata, self, variant, true);
+	/* traffic_up() sets the ranges. */
+	for (int i = 0; i < 2; i++)
+		ASSERT_EQ(0, pset_init(&due[i], self->r[i].iova, self->r[i].length));
 	log_start(_metadata, self);
 	ASSERT_EQ(0, drx_setup(&self->rx, 96, false)) TH_LOG("%s", self->rx.err);
 	report(_metadata, self);	/* baseline: rep = report 0 */
@@ -488,7 +497,6 @@ TEST_F_TIMEOUT(dirty, continuous, 120)
 	end = now_ms() + 3000;
 	while (now_ms() < end) {
 		uint64_t t = now_ms() + 50;
-		char what[64];
 
 		while (now_ms() < t) {
 			int ret = drx_poll(&self->rx, &self->truth[1], RING_N, true);
@@ -506,18 +514,22 @@ TEST_F_TIMEOUT(dirty, continuous, 120)
 		report(_metadata, self);
 		reports++;
 		self->rx.epoch++;
-		snprintf(what, sizeof(what), "report %llu (strict)", (unsigned long long)reports);
-		fn += check(_metadata, what, self->truth, self->rep, NULL);
-		snprintf(what, sizeof(what), "report %llu (older buffers)",
-			 (unsigned long long)reports);
-		fn += check(_metadata, what, self->old, self->rep, self->prev);
 		for (int i = 0; i < 2; i++) {
 			for (uint64_t p = 0; p < self->rep[i].npages; p++) {
-				bool w = self->truth[i].on[p] || self->old[i].on[p];
+				/*
+				 * truth: buffers posted after the last report returned,
+				 * due from this one on; old: posted earlier, possibly
+				 * written before the last report, which then carried them.
+				 */
+				bool t = self->truth[i].on[p], o = self->old[i].on[p];
+				bool r = self->rep[i].on[p], d = due[i].on[p];
+				bool o_due = o && !self->prev[i].on[p];
 
-				w_sum += w;
-				r_sum += self->rep[i].on[p];
-				fp_sum += self->rep[i].on[p] && !w;
+				w_sum += t || o;
+				r_sum += r;
+				fp_sum += r && !t && !o && !d;
+				late += r && d && !t && !o;
+				due[i].on[p] = (d || t || o_due) && !r;
 			}
 		}
 		clear_truth(self);
@@ -526,15 +538,38 @@ TEST_F_TIMEOUT(dirty, continuous, 120)
 	}
 	s.stop = 1;
 	pthread_join(th, NULL);
+	/* The final report, with the device quiesced as at a migration's end. */
+	drx_poll(&self->rx, &self->truth[1], RING_N, false);
+	for (int i = 0; i < 2; i++)
+		memcpy(self->prev[i].on, self->rep[i].on, self->rep[i].npages);
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING_P2P, NULL))
+		TH_LOG("RUNNING_P2P: %s", vfio_errmsg());
+	report(_metadata, self);
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING, NULL))
+		TH_LOG("RUNNING: %s", vfio_errmsg());
+	for (int i = 0; i < 2; i++) {
+		for (uint64_t p = 0; p < self->rep[i].npages; p++) {
+			bool w = self->truth[i].on[p] || due[i].on[p] ||
+				 (self->old[i].on[p] && !self->prev[i].on[p]);
+
+			if (w && !self->rep[i].on[p]) {
+				if (fn < 10)
+					TH_LOG("page 0x%llx written by the device, in no report",
+					       (unsigned long long)(due[i].iova + p * DPAGE));
+				fn++;
+			}
+		}
+		pset_free(&due[i]);
+	}
 	ksft_print_msg("%llu reports, %llu frames received, %u sent, %llu RDT writes\n",
 		       (unsigned long long)reports,
 		       (unsigned long long)(self->rx.frames - frames0), s.sent,
 		       (unsigned long long)self->rx.rdt_writes);
-	ksft_print_msg("continuous: %llu pages written, %llu reported, %llu missed, %llu false positives (%.1f%% of reported, %.1f pages per report)\n",
+	ksft_print_msg("continuous: %llu pages written, %llu reported, %llu missed, %llu false positives (%.1f%% of reported, %.1f pages per report), %llu reported a report late or more\n",
 		       (unsigned long long)w_sum, (unsigned long long)r_sum,
 		       (unsigned long long)fn, (unsigned long long)fp_sum,
 		       r_sum ? 100.0 * fp_sum / r_sum : 0.0,
-		       reports ? (double)r_sum / reports : 0.0);
+		       reports ? (double)r_sum / reports : 0.0, (unsigned long long)late);
 	EXPECT_EQ(0, s.err) TH_LOG("peer send: %s", strerror(s.err));
 	EXPECT_LT(100, self->rx.frames - frames0) TH_LOG("too little traffic to mean much");
 	EXPECT_EQ(0, fn);
