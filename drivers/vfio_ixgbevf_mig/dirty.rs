@@ -272,7 +272,9 @@ fn scan_rx(
         set, owned, slots, ..
     } = log;
     let span = ring.span();
-    if !(pass != Pass::Start && slots.tracks(q, ring)) {
+    // A report of a ring whose posted descriptors are recorded per slot: the precise path.
+    let retire = pass != Pass::Start && slots.tracks(q, ring);
+    if !retire {
         // A tracked ring's writes (descriptor write-backs) are marked per slot as the slots
         // retire; any other ring may have been written anywhere.
         set.mark(span.iova, span.len);
@@ -284,7 +286,7 @@ fn scan_rx(
             Pass::Report { .. } => ring.walk_owned(head, tail, view, &mut Both(set, owned), tally),
         };
     }
-    if pass != Pass::Start && slots.tracks(q, ring) {
+    if retire {
         // From the oldest descriptor not written back (`RxRing::owned_from`), not from RDH:
         // the device may have fetched descriptors it has not filled yet.
         return match ring.owned_from(head, tail, view) {
