@@ -2,13 +2,18 @@
 #
 # Out-of-tree build of vfio_ixgbevf_mig.ko and the rig around it.
 #   make KDIR=<rust-enabled kernel build>      build the module (KDIR defaults to the rig's kernel)
+#   KERNEL=7.3 make ...                         the same against the 7.3 rig kernel (default 6.12)
 #   make demo                                   build everything, live-migrate a guest with a VF in QEMU
 #   make check                                  host unit tests + the VM selftest suite
 .PHONY: all modules clean check check-debug host-test demo demo-uapi e2e kernel deps clippy fuzz fuzz-long bench bench-dirty
 
+# KERNEL=6.12|7.3 picks the rig kernel (default 6.12); KDIR names any other build tree.
 KDIR ?= $(shell bash scripts/build-kernel.sh --print 2>/dev/null)
-KMAKE := $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 RUSTC=/usr/bin/rustc BINDGEN=$(HOME)/.cargo/bin/bindgen \
-	CLIPPY_DRIVER=/usr/bin/clippy-driver
+# The toolchain that kernel was built with (scripts/env.sh: LLVM suffix, bindgen, libclang).
+KENV := $(shell KDIR='$(KDIR)' bash -c '. scripts/env.sh; echo "$$KLLVM $$BINDGEN $${LIBCLANG_PATH:-}"')
+export LIBCLANG_PATH := $(word 3,$(KENV))
+KMAKE := $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(word 1,$(KENV)) RUSTC=/usr/bin/rustc \
+	BINDGEN=$(word 2,$(KENV)) CLIPPY_DRIVER=/usr/bin/clippy-driver
 
 all: modules
 

@@ -11,8 +11,26 @@ bp=/etc/apt/sources.list.d/bookworm-backports.list
 if [ ! -f "$bp" ]; then
 	echo "deb http://deb.debian.org/debian bookworm-backports main" | $SUDO tee "$bp" >/dev/null
 fi
+# linux-source-7.3 (the second rig kernel) comes from trixie-backports: architecture-independent,
+# depends only on binutils and xz-utils. The pin keeps apt from taking anything else from there.
+tbp=/etc/apt/sources.list.d/trixie-backports.list
+tpin=/etc/apt/preferences.d/vfio-ixgbevf-mig-trixie-backports
+pin='Package: *
+Pin: release n=trixie-backports
+Pin-Priority: -1
 
-pkgs=(linux-source-6.12 rustc-web rust-web-src rust-web-clippy clang lld llvm libclang-dev busybox-static
+Package: linux-source-7.3
+Pin: release n=trixie-backports
+Pin-Priority: 500'
+if [ "$(cat "$tpin" 2>/dev/null)" != "$pin" ]; then
+	echo "$pin" | $SUDO tee "$tpin" >/dev/null
+fi
+if [ ! -f "$tbp" ]; then
+	echo "deb http://deb.debian.org/debian trixie-backports main" | $SUDO tee "$tbp" >/dev/null
+fi
+
+# clang-19 & co. for 7.3 (needs LLVM >= 17.0.1; bookworm's default clang is 14, kept for 6.12).
+pkgs=(linux-source-6.12 linux-source-7.3 clang-19 lld-19 llvm-19 libclang-19-dev rustc-web rust-web-src rust-web-clippy clang lld llvm libclang-dev busybox-static
       bc bison flex libelf-dev libssl-dev cpio xz-utils zstd kmod iproute2 pahole python3 gcc make rsync)
 missing=()
 for p in "${pkgs[@]}"; do
@@ -32,8 +50,15 @@ if [ ${#missing[@]} -gt 0 ] || [ $qemu_ok = 0 ]; then
 fi
 qemu-system-x86_64 -device help 2>/dev/null | grep -q '"igb"' || { echo "install-deps: qemu-system-x86_64 lacks the igb device (need QEMU >= 8 from bookworm-backports)" >&2; exit 1; }
 
+# bindgen-cli 0.69.5 for 6.12 (~/.cargo/bin) and 0.71.1, the minimum of 7.3, beside it
+# (scripts/env.sh picks one per kernel).
 BINDGEN_VERSION=0.69.5
 if ! { [ -x "$HOME/.cargo/bin/bindgen" ] && "$HOME/.cargo/bin/bindgen" --version | grep -q " $BINDGEN_VERSION"; }; then
 	cargo install --locked --version "$BINDGEN_VERSION" bindgen-cli
+fi
+BINDGEN73_VERSION=0.71.1
+b73=$HOME/.cargo/bindgen-$BINDGEN73_VERSION
+if ! { [ -x "$b73/bin/bindgen" ] && "$b73/bin/bindgen" --version | grep -q " $BINDGEN73_VERSION"; }; then
+	cargo install --locked --version "$BINDGEN73_VERSION" --root "$b73" bindgen-cli
 fi
 echo "install-deps: ok"
