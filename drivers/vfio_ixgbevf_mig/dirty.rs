@@ -54,6 +54,8 @@ use crate::pure::{
     stats::Counter,
 };
 use crate::vfio::{
+    adapter::RegionReply,
+    compat::user_ptr,
     device::{Bar0, Device, DmaView, Vma},
     eopnotsupp,
     misc::{debug_race_delay, log_ratelimit, now_ns, IovaBitmap},
@@ -150,8 +152,14 @@ const _: () = {
     assert!(region::AREA_LEN == size_of::<sys::vfio_region_sparse_mmap_area>());
 };
 
-/// `VFIO_DEVICE_GET_REGION_INFO` for BAR0 while RX tails are trapped; `None`: the core's.
-pub(crate) fn region_info(dev: &Device<MigDevice>, arg: usize) -> Result<Option<isize>> {
+/// `VFIO_DEVICE_GET_REGION_INFO` for BAR0 while RX tails are trapped, for a user buffer of
+/// `argsz` bytes: the reply and how much of it to copy out (vfio/compat delivers it, from
+/// the ioctl on 6.12, from the core's `get_region_info_caps` on 7.3); `None`: the core's.
+pub(crate) fn region_info(
+    dev: &Device<MigDevice>,
+    index: u32,
+    argsz: u32,
+) -> Result<Option<RegionReply>> {
     let dirty = &dev.data().dirty;
     let core = dev.core();
     // The MSI-X table of these VFs is in BAR3; if it ever were in BAR0 the core's own
@@ -159,27 +167,18 @@ pub(crate) fn region_info(dev: &Device<MigDevice>, arg: usize) -> Result<Option<
     if !dirty.offered() || core.msix_bar() == 0 {
         return Ok(None);
     }
-    // argsz, flags, index: the part of struct vfio_region_info before `cap_offset`.
-    let head_len = core::mem::offset_of!(sys::vfio_region_info, cap_offset);
-    let mut head = UserSlice::new(arg as UserPtr, head_len).reader();
-    let argsz: u32 = head.read()?;
-    let _flags: u32 = head.read()?;
-    let index: u32 = head.read()?;
     if index != 0 {
         return Ok(None);
     }
     if (argsz as usize) < region::REGION_INFO_LEN {
         return Err(EINVAL);
     }
-    let (reply, copy) = region::bar0_info(
+    Ok(Some(region::bar0_info(
         argsz,
         core.pci().resource_len(0),
         core.bar_mmap_supported(0),
         dirty.trapped(),
-    );
-    let mut out = UserSlice::new(arg as UserPtr, copy).writer();
-    out.write_slice(reply.get(..copy).ok_or(EINVAL)?)?;
-    Ok(Some(0))
+    )))
 }
 
 /// `mmap`: refuses mappings that would cover a trapped BAR0 page.
@@ -530,7 +529,7 @@ pub(crate) fn report(
 /// would let KVM write an RX tail without the trap; anything else is the core's.
 pub(crate) fn check_ioeventfd(dev: &Device<MigDevice>, arg: usize) -> Result {
     // struct vfio_device_ioeventfd: argsz, flags (access size bits 3:0), offset, ...
-    let mut r = UserSlice::new(arg as UserPtr, 16).reader();
+    let mut r = UserSlice::new(user_ptr(arg), 16).reader();
     let _argsz: u32 = r.read()?;
     let flags: u32 = r.read()?;
     let offset: u64 = r.read()?;

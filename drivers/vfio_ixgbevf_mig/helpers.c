@@ -324,4 +324,5 @@ void mig_debugfs_remove(struct pci_dev *pdev)
 }
 
 /* iova_bitmap_set() lives in the IOMMUFD symbol namespace. */
-MODULE_IMPORT_NS(IOMMUFD);
+/* MODULE_IMPORT_NS() takes a bare name on 6.12 and a string from 6.13 on: spell it out. */
+MODULE_INFO(import_ns, "IOMMUFD");

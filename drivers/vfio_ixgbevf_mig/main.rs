@@ -36,7 +36,8 @@ use pure::hw::regs::BAR0_SIZE;
 use pure::mig::fsm::MigState;
 use pure::stats::{Counter, Stats};
 use vfio::{
-    adapter::{Registration, VariantDriver},
+    adapter::{RegionReply, Registration, VariantDriver},
+    compat::cstr_bytes,
     device::{Device, Vma},
     file::FileRef,
     misc::IovaBitmap,
@@ -49,7 +50,7 @@ pub(crate) fn pure_error(e: impl pure::errno::Errno) -> Error {
     Error::from_errno(-e.errno())
 }
 
-module! {
+vfio::compat::mig_module! {
     type: MigModule,
     name: "vfio_ixgbevf_mig",
     author: "vfio-ixgbevf-mig developers",
@@ -173,17 +174,17 @@ impl VariantDriver for MigDevice {
 
     fn ioctl(dev: &Device<Self>, cmd: u32, arg: usize) -> Result<isize> {
         // Resets reach `reset_done` through the PCI core, and migration and DMA logging come
-        // in as VFIO core features; only BAR0's region info differs (trapped pages are not
-        // mmappable), and ioeventfds must stay off trapped pages.
+        // in as VFIO core features; BAR0's region info differs (`region_info`), and
+        // ioeventfds must stay off trapped pages.
         if cmd == sys::VFIO_DEVICE_IOEVENTFD {
             dirty::check_ioeventfd(dev, arg)?;
         }
-        if cmd == sys::VFIO_DEVICE_GET_REGION_INFO {
-            if let Some(ret) = dirty::region_info(dev, arg)? {
-                return Ok(ret);
-            }
-        }
         dev.core().ioctl(cmd, arg)
+    }
+
+    fn region_info(dev: &Device<Self>, index: u32, argsz: u32) -> Result<Option<RegionReply>> {
+        // Trapped pages are not mmappable.
+        dirty::region_info(dev, index, argsz)
     }
 
     fn reset_done(dev: &Device<Self>) {
@@ -262,7 +263,7 @@ pub(crate) fn identify(pdev: &PciDev) -> Result {
     let pf = pdev.physfn();
     let ops = pf_ops::pf_driver(model.family);
     match pf.driver_name() {
-        Some(name) if name.as_bytes() == ops.name.as_bytes() => {}
+        Some(name) if cstr_bytes(name) == cstr_bytes(ops.name) => {}
         other => pr_warn!(
             "{}: PF {} is driven by {:?}, not {}: pass-through works, PF-held VF context \
              cannot be migrated\n",

@@ -12,6 +12,7 @@
 use crate::pure::hw::family::VfModel;
 use crate::pure::stats::{Counter, Stats};
 use crate::pure::stream::format::MAX_STREAM_LEN;
+use crate::vfio::compat::user_ptr;
 use crate::{sys, MigDevice};
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{
@@ -22,7 +23,7 @@ use kernel::{
         lock::{mutex::MutexBackend, Guard},
         Arc, Mutex,
     },
-    uaccess::{UserPtr, UserSlice, UserSliceReader, UserSliceWriter},
+    uaccess::{UserSlice, UserSliceReader, UserSliceWriter},
 };
 
 /// Counts resets of the device; shared by the device's state and the files it created.
@@ -251,7 +252,7 @@ impl MigFile {
             return Err(EINVAL);
         }
         const MINSZ: usize = core::mem::size_of::<sys::vfio_precopy_info>();
-        let (mut reader, mut writer) = UserSlice::new(arg as UserPtr, MINSZ).reader_writer();
+        let (mut reader, mut writer) = UserSlice::new(user_ptr(arg), MINSZ).reader_writer();
         let argsz: u32 = reader.read()?;
         if (argsz as usize) < MINSZ {
             return Err(EINVAL);

@@ -3,11 +3,16 @@
 //! What a variant driver implements ([`VariantDriver`]), the C callback tables [`Adapter`]
 //! builds from it, and the PCI driver [`Registration`].
 
+use super::compat::{cstr_ptr, user_ptr};
 use super::device::{Device, Vma};
 use super::file::FileRef;
 use super::misc::IovaBitmap;
 use super::pci::{IdTable, PciDev};
-use crate::pure::{dirty::ranges::Span, mig::fsm::MigState, stats::Stats};
+use crate::pure::{
+    dirty::{ranges::Span, region::MAX_REPLY_LEN},
+    mig::fsm::MigState,
+    stats::Stats,
+};
 use crate::sys;
 use core::{
     mem::{align_of, size_of},
@@ -17,7 +22,6 @@ use core::{
 use kernel::{
     error::from_err_ptr,
     ffi::{c_char, c_int, c_long, c_uint, c_ulong},
-    init::PinInit,
     prelude::*,
     str::CStr,
     types::Opaque,
@@ -52,9 +56,17 @@ pub(crate) trait VariantDriver: Sized + Send + Sync {
         dev.core().write(buf, count, pos)
     }
 
-    /// Chained `ioctl` on the device fd; by default the core's.
+    /// Chained `ioctl` on the device fd; by default the core's. Region info does not come
+    /// here (see [`Self::region_info`]).
     fn ioctl(dev: &Device<Self>, cmd: u32, arg: usize) -> Result<isize> {
         dev.core().ioctl(cmd, arg)
+    }
+
+    /// `VFIO_DEVICE_GET_REGION_INFO` of region `index` for a user buffer of `argsz` bytes,
+    /// where the driver replaces the core's answer: the reply as the ioctl writes it and how
+    /// many bytes of it to copy out. `None` (the default) leaves the region to the core.
+    fn region_info(_dev: &Device<Self>, _index: u32, _argsz: u32) -> Result<Option<RegionReply>> {
+        Ok(None)
     }
 
     /// The PCI core finished resetting the function (FLR, `VFIO_DEVICE_RESET`, AER).
@@ -91,12 +103,19 @@ pub(crate) trait VariantDriver: Sized + Send + Sync {
     fn log_report(dev: &Device<Self>, iova: u64, len: u64, bitmap: &mut IovaBitmap) -> Result;
 }
 
+/// A `VFIO_DEVICE_GET_REGION_INFO` reply (`struct vfio_region_info`, then its capability
+/// chain) and its length.
+pub(crate) type RegionReply = ([u8; MAX_REPLY_LEN], usize);
+
 /// Builds the C callback tables for a [`VariantDriver`].
 pub(crate) struct Adapter<T>(core::marker::PhantomData<T>);
 
 impl<T: VariantDriver> Adapter<T> {
+    // The members every supported kernel has; `OPS_COMPAT` (vfio/compat) adds the others,
+    // and adds nothing where there are none (6.12).
+    #[allow(clippy::needless_update)]
     const OPS: sys::vfio_device_ops = sys::vfio_device_ops {
-        name: T::NAME.as_char_ptr().cast_mut(),
+        name: cstr_ptr(T::NAME).cast_mut(),
         init: Some(Self::init),
         release: Some(Self::release),
         bind_iommufd: Some(sys::vfio_iommufd_physical_bind),
@@ -113,6 +132,7 @@ impl<T: VariantDriver> Adapter<T> {
         match_: Some(sys::vfio_pci_core_match),
         dma_unmap: None,
         device_feature: Some(sys::vfio_pci_core_ioctl_feature),
+        ..Self::OPS_COMPAT
     };
 
     const MIG_OPS: sys::vfio_migration_ops = sys::vfio_migration_ops {
@@ -238,7 +258,7 @@ impl<T: VariantDriver> Adapter<T> {
     ) -> isize {
         // SAFETY: as in `open_device`; `ppos` points to the file position for this call.
         let (dev, pos) = unsafe { (Device::<T>::from_vdev(vdev), &mut *ppos) };
-        T::read(dev, buf as UserPtr, count, pos).unwrap_or_else(|e| e.to_errno() as isize)
+        T::read(dev, user_ptr(buf as usize), count, pos).unwrap_or_else(|e| e.to_errno() as isize)
     }
 
     /// `vfio_device_ops.write` trampoline.
@@ -255,7 +275,7 @@ impl<T: VariantDriver> Adapter<T> {
     ) -> isize {
         // SAFETY: as in `read`.
         let (dev, pos) = unsafe { (Device::<T>::from_vdev(vdev), &mut *ppos) };
-        T::write(dev, buf as UserPtr, count, pos).unwrap_or_else(|e| e.to_errno() as isize)
+        T::write(dev, user_ptr(buf as usize), count, pos).unwrap_or_else(|e| e.to_errno() as isize)
     }
 
     /// `vfio_device_ops.ioctl` trampoline.
@@ -267,7 +287,7 @@ impl<T: VariantDriver> Adapter<T> {
     unsafe extern "C" fn ioctl(vdev: *mut sys::vfio_device, cmd: c_uint, arg: c_ulong) -> c_long {
         // SAFETY: as in `open_device`.
         let dev = unsafe { Device::<T>::from_vdev(vdev) };
-        T::ioctl(dev, cmd, arg).unwrap_or_else(|e| e.to_errno() as isize)
+        Self::dispatch_ioctl(dev, cmd, arg).unwrap_or_else(|e| e.to_errno() as isize)
     }
 
     /// `vfio_device_ops.mmap` trampoline.
@@ -512,7 +532,7 @@ impl Registration {
         // SAFETY: writing a fully initialised value into our own, not yet shared allocation.
         unsafe {
             drv.get().write(sys::pci_driver {
-                name: T::NAME.as_char_ptr(),
+                name: cstr_ptr(T::NAME),
                 id_table: ids.0.as_ptr(),
                 probe: Some(Adapter::<T>::probe),
                 remove: Some(Adapter::<T>::remove),
@@ -525,7 +545,7 @@ impl Registration {
         // SAFETY: `drv` is initialised and pinned for as long as it stays registered (until
         // `drop`); `module` and the name are 'static.
         let ret = unsafe {
-            sys::__pci_register_driver(drv.get(), module.as_ptr().cast(), T::NAME.as_char_ptr())
+            sys::__pci_register_driver(drv.get(), module.as_ptr().cast(), cstr_ptr(T::NAME))
         };
         if ret != 0 {
             // SAFETY: no device is bound (registration failed), so nothing is below it.

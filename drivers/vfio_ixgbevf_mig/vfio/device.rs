@@ -4,6 +4,7 @@
 //! memory as the device sees it, the VMA of an mmap, and the per-device allocation that puts
 //! the driver's state next to the core's.
 
+use super::compat::user_addr;
 use super::pci::PciDev;
 use crate::pure::{
     dirty::ring::{GuestMem, Unmapped},
@@ -126,13 +127,17 @@ impl CoreDevice {
     pub(crate) fn read(&self, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
         // SAFETY: valid device (type invariant); `buf` is a user pointer, which the core only
         // accesses through checked user copies; `pos` is a valid `loff_t`.
-        to_count(unsafe { sys::vfio_pci_core_read(self.vdev(), buf as *mut c_char, count, pos) })
+        to_count(unsafe {
+            sys::vfio_pci_core_read(self.vdev(), user_addr(buf) as *mut c_char, count, pos)
+        })
     }
 
     /// The core's `write` handler for every region.
     pub(crate) fn write(&self, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
         // SAFETY: as in `read`.
-        to_count(unsafe { sys::vfio_pci_core_write(self.vdev(), buf as *const c_char, count, pos) })
+        to_count(unsafe {
+            sys::vfio_pci_core_write(self.vdev(), user_addr(buf) as *const c_char, count, pos)
+        })
     }
 
     /// The core's ioctl handler (device info, regions, irqs, reset, ...).

@@ -3,6 +3,7 @@
 //! The anonymous migration data files handed to userspace, and their `file_operations`
 //! trampolines (installed in helpers.c).
 
+use super::compat::{cstr_ptr, user_ptr};
 use crate::mig_file::MigFile;
 use crate::sys;
 use kernel::{
@@ -12,7 +13,7 @@ use kernel::{
     str::CStr,
     sync::{Arc, ArcBorrow},
     types::ForeignOwnable,
-    uaccess::{UserPtr, UserSlice},
+    uaccess::UserSlice,
 };
 
 /// A reference to an anonymous migration data file whose `private_data` is an
@@ -42,9 +43,8 @@ impl FileRef {
         let priv_ = data.into_foreign() as *mut c_void;
         // SAFETY: `name` is NUL-terminated and static enough (copied into the dentry); the
         // C side installs our file_operations, whose `release` takes `priv_` back.
-        let filp = from_err_ptr(unsafe {
-            sys::mig_file_create(name.as_char_ptr(), priv_, flags as c_int)
-        });
+        let filp =
+            from_err_ptr(unsafe { sys::mig_file_create(cstr_ptr(name), priv_, flags as c_int) });
         match filp {
             // INVARIANT: a new file starts with one reference, now ours.
             Ok(filp) => Ok(FileRef { filp }),
@@ -121,7 +121,7 @@ pub(crate) unsafe extern "C" fn rust_mig_file_read(
     len: usize,
     pos: *mut i64,
 ) -> isize {
-    let out = UserSlice::new(buf as UserPtr, len).writer();
+    let out = UserSlice::new(user_ptr(buf as usize), len).writer();
     // SAFETY: the VFS calls this on an open migration file.
     unsafe { stream_op(filp, pos, |file| file.read(out)) }
 }
@@ -138,7 +138,7 @@ pub(crate) unsafe extern "C" fn rust_mig_file_write(
     len: usize,
     pos: *mut i64,
 ) -> isize {
-    let input = UserSlice::new(buf as UserPtr, len).reader();
+    let input = UserSlice::new(user_ptr(buf as usize), len).reader();
     // SAFETY: the VFS calls this on an open migration file.
     unsafe { stream_op(filp, pos, |file| file.write(input)) }
 }

@@ -22,6 +22,7 @@
 //!   and the debugfs `stats` show callback.
 
 pub(crate) mod adapter;
+pub(crate) mod compat;
 pub(crate) mod device;
 pub(crate) mod file;
 pub(crate) mod misc;

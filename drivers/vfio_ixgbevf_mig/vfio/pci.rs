@@ -2,6 +2,7 @@
 
 //! The PCI function a driver callback is about, and the PCI id table.
 
+use super::compat::cstr_from_ptr;
 use crate::sys;
 use core::ptr::addr_of_mut;
 use kernel::{str::CStr, types::Opaque};
@@ -73,7 +74,7 @@ impl PciDev {
     pub(crate) fn name(&self) -> &CStr {
         // SAFETY: the device is valid (type invariant); `pci_name` returns the NUL-terminated
         // device name, which lives as long as the device.
-        unsafe { CStr::from_char_ptr(sys::mig_pci_name(self.as_raw())) }
+        unsafe { cstr_from_ptr(sys::mig_pci_name(self.as_raw())) }
     }
 
     /// Name of the driver bound to this function, if any.
@@ -85,7 +86,7 @@ impl PciDev {
         } else {
             // SAFETY: a driver's name is a static NUL-terminated string of the bound driver,
             // which cannot unbind while we borrow the device inside a PCI callback.
-            Some(unsafe { CStr::from_char_ptr(name) })
+            Some(unsafe { cstr_from_ptr(name) })
         }
     }
 }

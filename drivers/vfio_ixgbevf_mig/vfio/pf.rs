@@ -2,6 +2,7 @@
 
 //! A PF driver's exported `struct intel_vf_mig_ops` (patches/), held through `__symbol_get`.
 
+use super::compat::cstr_ptr;
 use super::eopnotsupp;
 use super::pci::PciDev;
 use crate::sys;
@@ -22,7 +23,7 @@ impl PfTable {
     /// Looks `sym` up; `None` if no loaded module exports it (or with another ABI).
     pub(crate) fn get(sym: &'static CStr) -> Option<PfTable> {
         // SAFETY: `sym` is NUL-terminated; the lookup takes a module reference on success.
-        let ops = unsafe { sys::__symbol_get(sym.as_char_ptr()) }.cast::<sys::intel_vf_mig_ops>();
+        let ops = unsafe { sys::__symbol_get(cstr_ptr(sym)) }.cast::<sys::intel_vf_mig_ops>();
         if ops.is_null() {
             return None;
         }
@@ -71,6 +72,6 @@ impl PfTable {
 impl Drop for PfTable {
     fn drop(&mut self) {
         // SAFETY: drops the module reference `get` took (type invariant).
-        unsafe { sys::__symbol_put(self.sym.as_char_ptr()) }
+        unsafe { sys::__symbol_put(cstr_ptr(self.sym)) }
     }
 }

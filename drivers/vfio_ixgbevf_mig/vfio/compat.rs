@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The one place that knows which kernel the module is built against.
+//!
+//! The driver body is the same on 6.12 and 7.3; what differs between the two kernels' `kernel`
+//! crate and VFIO core is answered here, by `compat/k6_12.rs` or `compat/k7_3.rs` (same items,
+//! same signatures). Kbuild picks the file from the kernel's version (`--cfg mig_k7_3` for
+//! 7.x), so no other file carries a kernel `cfg`. docs/kernels.md lists the differences.
+//!
+//! Both sides provide:
+//! - `mig_module!`: `module!` with this crate's fields (6.12 `author:`, 7.3 `authors: [..]`).
+//! - `user_ptr`/`user_addr`: `UserPtr` from and to an address (6.12: `usize` itself; 7.3: a
+//!   newtype).
+//! - `cstr_bytes`, `cstr_ptr` (usable in `const`), `cstr_from_ptr`: `kernel::str::CStr`
+//!   (6.12: the kernel's own type, inherent methods) vs `core::ffi::CStr` with `CStrExt` (7.3).
+//! - `Adapter::<T>::OPS_COMPAT`: the `vfio_device_ops` members one kernel has and the other
+//!   lacks (7.3: `get_region_info_caps`, PASID and token-match ops).
+//! - `Adapter::<T>::dispatch_ioctl`: the device fd's ioctls that reach the driver. On 6.12
+//!   `VFIO_DEVICE_GET_REGION_INFO` arrives here, with the user's buffer; on 7.3 the VFIO core
+//!   decodes it and calls `get_region_info_caps` with a kernel copy. Both end in
+//!   `VariantDriver::region_info`.
+
+#[cfg(not(mig_k7_3))]
+#[path = "compat/k6_12.rs"]
+mod imp;
+#[cfg(mig_k7_3)]
+#[path = "compat/k7_3.rs"]
+mod imp;
+
+pub(crate) use imp::*;

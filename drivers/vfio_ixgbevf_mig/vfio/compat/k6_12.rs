@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Linux 6.12's side of [`super`] (see there for the list).
+
+use crate::sys;
+use crate::vfio::adapter::{Adapter, VariantDriver};
+use crate::vfio::device::Device;
+use kernel::{
+    ffi::c_char,
+    prelude::*,
+    str::CStr,
+    uaccess::{UserPtr, UserSlice},
+};
+
+/// `module!` with 6.12's field names (`author:`, one string).
+macro_rules! mig_module {
+    (
+        type: $t:ident,
+        name: $n:tt,
+        author: $a:tt,
+        description: $d:tt,
+        license: $l:tt $(,)?
+    ) => {
+        kernel::prelude::module! {
+            type: $t,
+            name: $n,
+            author: $a,
+            description: $d,
+            license: $l,
+        }
+    };
+}
+pub(crate) use mig_module;
+
+/// A user pointer from an ioctl argument or a C `__user` pointer (6.12: the address itself).
+pub(crate) fn user_ptr(addr: usize) -> UserPtr {
+    addr
+}
+
+/// The address a user pointer holds, to pass it back to C.
+pub(crate) fn user_addr(ptr: UserPtr) -> usize {
+    ptr
+}
+
+/// The bytes of a C string, without the NUL.
+pub(crate) fn cstr_bytes(s: &CStr) -> &[u8] {
+    s.as_bytes()
+}
+
+/// A C string's pointer, also in `const` items (ops tables).
+pub(crate) const fn cstr_ptr(s: &CStr) -> *const c_char {
+    s.as_char_ptr()
+}
+
+/// Borrows a C string.
+///
+/// # Safety
+///
+/// `ptr` is a valid NUL-terminated string that lives, unchanged, for `'a`.
+pub(crate) unsafe fn cstr_from_ptr<'a>(ptr: *const c_char) -> &'a CStr {
+    // SAFETY: the caller's guarantee.
+    unsafe { CStr::from_char_ptr(ptr) }
+}
+
+impl<T: VariantDriver> Adapter<T> {
+    /// `vfio_device_ops` members only some kernels have: 6.12 has none beyond the common ones
+    /// (all set in `Adapter::OPS`, so this base adds nothing there).
+    pub(crate) const OPS_COMPAT: sys::vfio_device_ops = sys::vfio_device_ops {
+        name: core::ptr::null_mut(),
+        init: None,
+        release: None,
+        bind_iommufd: None,
+        unbind_iommufd: None,
+        attach_ioas: None,
+        detach_ioas: None,
+        open_device: None,
+        close_device: None,
+        read: None,
+        write: None,
+        ioctl: None,
+        mmap: None,
+        request: None,
+        match_: None,
+        dma_unmap: None,
+        device_feature: None,
+    };
+
+    /// The ioctls of the device fd: on 6.12 they all come here, region info included.
+    pub(crate) fn dispatch_ioctl(dev: &Device<T>, cmd: u32, arg: usize) -> Result<isize> {
+        if cmd == sys::VFIO_DEVICE_GET_REGION_INFO {
+            if let Some(ret) = Self::region_info_user(dev, arg)? {
+                return Ok(ret);
+            }
+        }
+        T::ioctl(dev, cmd, arg)
+    }
+
+    /// `VFIO_DEVICE_GET_REGION_INFO` for a region whose info the driver replaces: copies the
+    /// reply out to the user's buffer. `None` leaves the region to the core.
+    fn region_info_user(dev: &Device<T>, arg: usize) -> Result<Option<isize>> {
+        // argsz, flags, index: the part of struct vfio_region_info before `cap_offset`.
+        let head_len = core::mem::offset_of!(sys::vfio_region_info, cap_offset);
+        let mut head = UserSlice::new(user_ptr(arg), head_len).reader();
+        let argsz: u32 = head.read()?;
+        let _flags: u32 = head.read()?;
+        let index: u32 = head.read()?;
+        let Some((reply, copy)) = T::region_info(dev, index, argsz)? else {
+            return Ok(None);
+        };
+        let mut out = UserSlice::new(user_ptr(arg), copy).writer();
+        out.write_slice(reply.get(..copy).ok_or(EINVAL)?)?;
+        Ok(Some(0))
+    }
+}
