@@ -16,7 +16,8 @@ kdir=$(bash "$here/scripts/build-kernel.sh" --variant debug | tail -n 1) ||
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/check-debug.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 cp -a "$here/Makefile" "$here/Kbuild" "$tmp/"
-mkdir -p "$tmp/drivers" && cp -a "$here/drivers/vfio_ixgbevf_mig" "$tmp/drivers/"
+mkdir -p "$tmp/drivers" "$tmp/scripts" && cp -a "$here/drivers/vfio_ixgbevf_mig" "$tmp/drivers/"
+cp -a "$here/scripts/env.sh" "$tmp/scripts/"
 find "$tmp" \( -name '*.o' -o -name '*.ko' -o -name '.*.cmd' -o -name '*.mod*' \) -delete
 make -C "$tmp" KDIR="$kdir" modules >/dev/null || { echo "check-debug: module build failed" >&2; exit 1; }
 MIG_APPEND="kmemleak=on ${MIG_APPEND:-}" bash "$here/rig/run-vm.sh" --kernel "$kdir" \
