@@ -23,6 +23,7 @@ all: modules
 modules:
 	@test -n "$(KDIR)" -a -f "$(KDIR)/Module.symvers" || { echo "KDIR=$(KDIR) is not a built kernel tree: run 'make kernel' or pass KDIR=<kernel build>" >&2; exit 1; }
 	@grep -q '^CONFIG_RUST=y' $(KDIR)/.config || { echo "$(KDIR) was built without CONFIG_RUST=y: this module is written in Rust" >&2; exit 1; }
+	@bash scripts/check-toolchain.sh $(KDIR)
 	$(KMAKE) modules
 
 clippy:
