@@ -55,7 +55,7 @@ use crate::pure::{
 };
 use crate::vfio::{
     adapter::RegionReply,
-    compat::user_ptr,
+    compat::{user_ptr, Shown},
     device::{Bar0, Device, DmaView, Vma},
     eopnotsupp,
     misc::{debug_race_delay, log_ratelimit, now_ns, IovaBitmap},
@@ -396,7 +396,7 @@ fn new_set(ranges: &[Span], page: u64) -> Result<DirtySet<KVec<Extent>>> {
     let storage = KVec::from_elem(Extent::EMPTY, cap, GFP_KERNEL)?;
     DirtySet::new(storage, page, ranges.iter().copied()).map_err(|e| {
         if log_ratelimit() {
-            pr_err!("dma logging: ranges refused: {}\n", e);
+            pr_err!("dma logging: ranges refused: {}\n", Shown(&e));
         }
         pure_error(e)
     })
@@ -488,7 +488,8 @@ pub(crate) fn report(
     let mut view = dev.core().dma_view();
     let state = data.state.lock();
     let mut guard = data.dirty.log.lock();
-    let log = guard.as_mut().ok_or(EINVAL)?;
+    // `Option::as_mut` by name: 7.3's lock guard has an `as_mut` of its own (a pinned borrow).
+    let log = Option::as_mut(&mut *guard).ok_or(EINVAL)?;
     let bar = dev.core().bar0().ok_or(EIO)?;
     log.owned.clear();
     let pass = Pass::Report {
@@ -598,7 +599,7 @@ pub(crate) fn bar0_write(
         drop(guard);
         let mut view = dev.core().dma_view();
         guard = data.dirty.log.lock();
-        if let Some(log) = guard.as_mut() {
+        if let Some(log) = Option::as_mut(&mut *guard) {
             trapped(dev, log, &bar, &mut view, reg, value);
             debug_race_delay();
         }

@@ -123,9 +123,12 @@ void mig_usleep(unsigned long us)
 	usleep_range(us, 2 * us);
 }
 
+/* NULL when not mapped (7.3 keeps an ERR_PTR there when mapping at enable failed). */
 void __iomem *mig_barmap(struct vfio_pci_core_device *vdev, int bar)
 {
-	return vdev->barmap[bar];
+	void __iomem *base = vdev->barmap[bar];
+
+	return IS_ERR_OR_NULL(base) ? NULL : base;
 }
 
 void mig_set_migration(struct vfio_device *vdev, const struct vfio_migration_ops *ops,

@@ -13,6 +13,7 @@ use crate::pure::{
     stream::{decode, error::StreamError, format::INITIAL_LEN},
 };
 use crate::vfio::{
+    compat::Shown,
     device::{Bar0, Device},
     eopnotsupp,
     misc::{log_ratelimit, usleep},
@@ -100,7 +101,7 @@ pub(crate) fn stop_copy(
     check_bar(&bar)?;
     let pf = pf_ops::save(model.family, dev.core().pci())?;
     image::write_stop_copy(buf, used, model, &state, &pf).map_err(|e| {
-        pr_err!("migration: encoding the state failed: {}\n", e);
+        pr_err!("migration: encoding the state failed: {}\n", Shown(&e));
         pure_error(e)
     })
 }
@@ -113,7 +114,7 @@ pub(crate) fn check_initial(dev_model: &VfModel, buf: &[u8]) -> Result<Option<us
         Err(StreamError::Truncated) if buf.len() < INITIAL_LEN => Ok(None),
         Err(e) => {
             if log_ratelimit() {
-                pr_err!("migration: incompatible stream: {}\n", e);
+                pr_err!("migration: incompatible stream: {}\n", Shown(&e));
             }
             Err(pure_error(e))
         }

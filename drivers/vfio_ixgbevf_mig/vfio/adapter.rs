@@ -3,7 +3,7 @@
 //! What a variant driver implements ([`VariantDriver`]), the C callback tables [`Adapter`]
 //! builds from it, and the PCI driver [`Registration`].
 
-use super::compat::{cstr_ptr, user_ptr};
+use super::compat::{cstr_ptr, pinned_init, user_ptr};
 use super::device::{Device, Vma};
 use super::file::FileRef;
 use super::misc::IovaBitmap;
@@ -178,7 +178,7 @@ impl<T: VariantDriver> Adapter<T> {
             let pdev = unsafe { PciDev::from_raw(sys::mig_to_pci_dev((*vdev).dev)) };
             // SAFETY: `data` lies inside the allocation (it is `size_of::<Device<T>>()` bytes)
             // and is not initialised yet; the allocation never moves, so pinning holds.
-            unsafe { T::new(pdev).__pinned_init(addr_of_mut!((*dev).data))? };
+            unsafe { pinned_init(T::new(pdev), addr_of_mut!((*dev).data))? };
             // SAFETY: `vdev` is valid and not registered yet; MIG_OPS is 'static.
             unsafe {
                 sys::mig_set_migration(

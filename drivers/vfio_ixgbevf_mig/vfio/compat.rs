@@ -13,6 +13,11 @@
 //!   newtype).
 //! - `cstr_bytes`, `cstr_ptr` (usable in `const`), `cstr_from_ptr`: `kernel::str::CStr`
 //!   (6.12: the kernel's own type, inherent methods) vs `core::ffi::CStr` with `CStrExt` (7.3).
+//! - `Shown`: a pure-core value in `pr_*!` (7.3 formats `kernel::fmt::Display`, not `core`'s).
+//! - `foreign_ptr`: `ForeignOwnable::into_foreign` as `*mut c_void` (6.12 gives `*const`).
+//! - `pinned_init`: run a `PinInit` on a slot (6.12 `__pinned_init`, 7.3 `__init`).
+//! - `setup_barmap`: BAR0 mapped for the driver (6.12 maps on demand with
+//!   `vfio_pci_core_setup_barmap`; 7.3 maps all BARs at enable and dropped that function).
 //! - `Adapter::<T>::OPS_COMPAT`: the `vfio_device_ops` members one kernel has and the other
 //!   lacks (7.3: `get_region_info_caps`, PASID and token-match ops).
 //! - `Adapter::<T>::dispatch_ioctl`: the device fd's ioctls that reach the driver. On 6.12

@@ -4,7 +4,7 @@
 //! memory as the device sees it, the VMA of an mmap, and the per-device allocation that puts
 //! the driver's state next to the core's.
 
-use super::compat::user_addr;
+use super::compat::{setup_barmap, user_addr};
 use super::pci::PciDev;
 use crate::pure::{
     dirty::ring::{GuestMem, Unmapped},
@@ -81,7 +81,7 @@ impl CoreDevice {
     /// Maps BAR0 for the driver's own register accesses (released by the core on close).
     pub(crate) fn setup_bar0(&self) -> Result {
         // SAFETY: valid device (type invariant), enabled by `enable`.
-        to_result(unsafe { sys::vfio_pci_core_setup_barmap(self.as_raw(), 0) })
+        to_result(unsafe { setup_barmap(self.as_raw(), 0) })
     }
 
     /// Register access to BAR0, if `setup_bar0` mapped it.

@@ -3,12 +3,12 @@
 //! The anonymous migration data files handed to userspace, and their `file_operations`
 //! trampolines (installed in helpers.c).
 
-use super::compat::{cstr_ptr, user_ptr};
+use super::compat::{cstr_ptr, foreign_ptr, user_ptr};
 use crate::mig_file::MigFile;
 use crate::sys;
 use kernel::{
     error::from_err_ptr,
-    ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void},
+    ffi::{c_char, c_int, c_long, c_uint, c_ulong},
     prelude::*,
     str::CStr,
     sync::{Arc, ArcBorrow},
@@ -40,7 +40,7 @@ impl FileRef {
         } else {
             sys::O_RDONLY
         };
-        let priv_ = data.into_foreign() as *mut c_void;
+        let priv_ = foreign_ptr(data);
         // SAFETY: `name` is NUL-terminated and static enough (copied into the dentry); the
         // C side installs our file_operations, whose `release` takes `priv_` back.
         let filp =

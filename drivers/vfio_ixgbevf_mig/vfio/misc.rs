@@ -6,7 +6,7 @@
 use crate::pure::stats::Stats;
 use crate::sys;
 use core::fmt;
-use kernel::ffi::{c_int, c_void};
+use kernel::ffi::{c_int, c_ulong, c_void};
 
 /// The `iova_bitmap` of one `log_read_and_clear` call.
 pub(crate) struct IovaBitmap(pub(super) *mut sys::iova_bitmap);
@@ -16,7 +16,7 @@ impl IovaBitmap {
     pub(crate) fn set(&mut self, iova: u64, len: u64) {
         // SAFETY: valid for the duration of the report call (where values are made); the core
         // clips to the bitmap's range.
-        unsafe { sys::iova_bitmap_set(self.0, iova as _, len as _) }
+        unsafe { sys::iova_bitmap_set(self.0, iova as c_ulong, len as usize) }
     }
 }
 

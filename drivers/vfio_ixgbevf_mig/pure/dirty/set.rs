@@ -170,7 +170,7 @@ impl<S: DerefMut<Target = [Extent]>> DirtySet<S> {
         let end = (iova.saturating_add(len - 1) >> self.shift) + 1;
         let ranges = self.ranges();
         let i = ranges.extents().partition_point(|r| r.end <= first);
-        !ranges.extents().get(i).is_some_and(|r| r.start < end)
+        !matches!(ranges.extents().get(i), Some(r) if r.start < end)
     }
 
     /// Adds a non-empty extent inside the ranges.

@@ -31,12 +31,12 @@ fn enabled(io: &dyn RegIo, model: &VfModel, which: Option<Enables>) -> Result<En
     let mut e = Enables::default();
     for n in 0..model.geometry.queues.min(MAX_QUEUES) {
         let bit = 1u8 << n;
-        if which.map_or(true, |w| w.rx & bit != 0)
+        if !matches!(which, Some(w) if w.rx & bit == 0)
             && Rxdctl::from_raw(rd(io, model, q(QueueReg::Rxdctl, n))?).enable()
         {
             e.rx |= bit;
         }
-        if which.map_or(true, |w| w.tx & bit != 0)
+        if !matches!(which, Some(w) if w.tx & bit == 0)
             && Txdctl::from_raw(rd(io, model, q(QueueReg::Txdctl, n))?).enable()
         {
             e.tx |= bit;

@@ -5,10 +5,12 @@
 use crate::sys;
 use crate::vfio::adapter::{Adapter, VariantDriver};
 use crate::vfio::device::Device;
+use core::fmt;
 use kernel::{
-    ffi::c_char,
+    ffi::{c_char, c_int, c_void},
     prelude::*,
     str::CStr,
+    types::ForeignOwnable,
     uaccess::{UserPtr, UserSlice},
 };
 
@@ -60,6 +62,41 @@ pub(crate) const fn cstr_ptr(s: &CStr) -> *const c_char {
 pub(crate) unsafe fn cstr_from_ptr<'a>(ptr: *const c_char) -> &'a CStr {
     // SAFETY: the caller's guarantee.
     unsafe { CStr::from_char_ptr(ptr) }
+}
+
+/// Shows a value of the pure core (which implements `core::fmt::Display`) in `pr_*!`.
+pub(crate) struct Shown<'a, D: fmt::Display>(pub(crate) &'a D);
+
+impl<D: fmt::Display> fmt::Display for Shown<'_, D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Hands `data` over to C as the `void *` of a callback (`private_data`); 6.12's
+/// `into_foreign` gives a `*const`, 7.3's a `*mut`.
+pub(crate) fn foreign_ptr<F: ForeignOwnable>(data: F) -> *mut c_void {
+    data.into_foreign().cast_mut()
+}
+
+/// Runs a pinned initialiser on `slot`.
+///
+/// # Safety
+///
+/// As `PinInit::__pinned_init`: `slot` is valid, uninitialised memory that stays pinned.
+pub(crate) unsafe fn pinned_init<D, E>(init: impl PinInit<D, E>, slot: *mut D) -> Result<(), E> {
+    // SAFETY: the caller's guarantee.
+    unsafe { init.__pinned_init(slot) }
+}
+
+/// Maps BAR `bar` for the driver's own accesses (6.12 maps BARs on demand).
+///
+/// # Safety
+///
+/// `vdev` is a valid, enabled core device.
+pub(crate) unsafe fn setup_barmap(vdev: *mut sys::vfio_pci_core_device, bar: c_int) -> c_int {
+    // SAFETY: the caller's guarantee.
+    unsafe { sys::vfio_pci_core_setup_barmap(vdev, bar) }
 }
 
 impl<T: VariantDriver> Adapter<T> {

@@ -6,7 +6,14 @@ use crate::pure::dirty::region::MAX_REPLY_LEN;
 use crate::sys;
 use crate::vfio::adapter::{Adapter, VariantDriver};
 use crate::vfio::device::Device;
-use kernel::{ffi::c_char, ffi::c_int, prelude::*, str::CStr, uaccess::UserPtr};
+use core::fmt;
+use kernel::{
+    ffi::{c_char, c_int, c_void},
+    prelude::*,
+    str::CStr,
+    types::ForeignOwnable,
+    uaccess::UserPtr,
+};
 
 /// `module!` with 7.3's field names (`authors: [..]`).
 macro_rules! mig_module {
@@ -56,6 +63,49 @@ pub(crate) const fn cstr_ptr(s: &CStr) -> *const c_char {
 pub(crate) unsafe fn cstr_from_ptr<'a>(ptr: *const c_char) -> &'a CStr {
     // SAFETY: the caller's guarantee.
     unsafe { CStr::from_char_ptr(ptr) }
+}
+
+/// Shows a value of the pure core (which implements `core::fmt::Display`) in `pr_*!`: 7.3's
+/// formatting macros take `kernel::fmt::Display`, which the `core`-only pure code cannot
+/// implement.
+pub(crate) struct Shown<'a, D: fmt::Display>(pub(crate) &'a D);
+
+impl<D: fmt::Display> kernel::fmt::Display for Shown<'_, D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.0, f)
+    }
+}
+
+/// Hands `data` over to C as the `void *` of a callback (`private_data`); 6.12's
+/// `into_foreign` gives a `*const`, 7.3's a `*mut`.
+pub(crate) fn foreign_ptr<F: ForeignOwnable>(data: F) -> *mut c_void {
+    data.into_foreign()
+}
+
+/// Runs a pinned initialiser on `slot` (7.3's pin-init calls it `__init`).
+///
+/// # Safety
+///
+/// As `PinInit::__init`: `slot` is valid, uninitialised memory that stays pinned.
+pub(crate) unsafe fn pinned_init<D, E>(init: impl PinInit<D, E>, slot: *mut D) -> Result<(), E> {
+    // SAFETY: the caller's guarantee.
+    unsafe { init.__init(slot) }
+}
+
+/// Checks that BAR `bar` is mapped for the driver's own accesses: 7.3 maps every BAR when
+/// the device is enabled (and has no `vfio_pci_core_setup_barmap`); a failed map is an
+/// `ERR_PTR` in the table, which `mig_barmap` turns into NULL.
+///
+/// # Safety
+///
+/// `vdev` is a valid, enabled core device.
+pub(crate) unsafe fn setup_barmap(vdev: *mut sys::vfio_pci_core_device, bar: c_int) -> c_int {
+    // SAFETY: the caller's guarantee; reads one pointer of the core's BAR table.
+    if unsafe { sys::mig_barmap(vdev, bar) }.is_null() {
+        ENODEV.to_errno()
+    } else {
+        0
+    }
 }
 
 /// A reply of `VariantDriver::region_info`, aligned for the C structs it holds.
