@@ -17,7 +17,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/check-debug.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 cp -a "$here/Makefile" "$here/Kbuild" "$tmp/"
 mkdir -p "$tmp/drivers" "$tmp/scripts" && cp -a "$here/drivers/vfio_ixgbevf_mig" "$tmp/drivers/"
-cp -a "$here/scripts/env.sh" "$tmp/scripts/"
+cp -a "$here/scripts/env.sh" "$here/scripts/check-toolchain.sh" "$tmp/scripts/"
 find "$tmp" \( -name '*.o' -o -name '*.ko' -o -name '.*.cmd' -o -name '*.mod*' \) -delete
 make -C "$tmp" KDIR="$kdir" modules >/dev/null || { echo "check-debug: module build failed" >&2; exit 1; }
 MIG_APPEND="kmemleak=on ${MIG_APPEND:-}" bash "$here/rig/run-vm.sh" --kernel "$kdir" \

@@ -25,7 +25,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/check-kernel.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 cp -a "$here/Makefile" "$here/Kbuild" "$tmp/"
 mkdir -p "$tmp/drivers" "$tmp/scripts" && cp -a "$here/drivers/vfio_ixgbevf_mig" "$tmp/drivers/"
-cp -a "$here/scripts/env.sh" "$tmp/scripts/"
+cp -a "$here/scripts/env.sh" "$here/scripts/check-toolchain.sh" "$tmp/scripts/"
 find "$tmp" \( -name '*.o' -o -name '*.ko' -o -name '.*.cmd' -o -name '*.mod*' -o -name 'sys_generated.rs.inc' \) -delete
 echo "check-kernel: building the module against linux $release"
 make -C "$tmp" KDIR="$kdir" modules >"$tmp/build.log" 2>&1 || {

@@ -133,7 +133,9 @@ const FLAG_CAPS: u32 = 1 << 3;
 
 impl<T: VariantDriver> Adapter<T> {
     /// `vfio_device_ops` members 7.3 has and 6.12 lacks. Region info no longer reaches the
-    /// `ioctl` op: the core calls `get_region_info_caps` (without it, the ioctl fails).
+    /// `ioctl` op: the core calls `get_region_info_caps` (without it, the ioctl fails); the
+    /// SR-IOV VF token is checked by `match_token_uuid` (without it, opening the device through
+    /// its group calls a NULL pointer).
     pub(crate) const OPS_COMPAT: sys::vfio_device_ops = sys::vfio_device_ops {
         name: core::ptr::null_mut(),
         init: None,
@@ -153,7 +155,8 @@ impl<T: VariantDriver> Adapter<T> {
         mmap: None,
         request: None,
         match_: None,
-        match_token_uuid: None,
+        // `vfio_pci_core_match` calls it unconditionally (the VF token check moved there).
+        match_token_uuid: Some(sys::vfio_pci_core_match_token_uuid),
         dma_unmap: None,
         device_feature: None,
     };
