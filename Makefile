@@ -15,8 +15,12 @@ ifeq ($(KENV),)
 $(error scripts/env.sh missing next to the Makefile: it names the toolchain per kernel)
 endif
 export LIBCLANG_PATH := $(word 3,$(KENV))
-KMAKE := $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(word 1,$(KENV)) RUSTC=/usr/bin/rustc \
-	BINDGEN=$(word 2,$(KENV)) CLIPPY_DRIVER=/usr/bin/clippy-driver
+KLLVM := $(word 1,$(KENV))
+# With a versioned LLVM (LLVM=-19) also name CC and LD: DKMS puts CC=clang LD=ld.lld on our
+# command line (from the kernel's .config), which would otherwise reach Kbuild and pick clang 14.
+KMAKE := $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(KLLVM) RUSTC=/usr/bin/rustc \
+	BINDGEN=$(word 2,$(KENV)) CLIPPY_DRIVER=/usr/bin/clippy-driver \
+	$(if $(filter-out 1,$(KLLVM)),CC=clang$(KLLVM) LD=ld.lld$(KLLVM))
 
 all: modules
 
