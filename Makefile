@@ -5,7 +5,7 @@
 #   KERNEL=7.3 make ...                         the same against the 7.3 rig kernel (default 6.12)
 #   make demo                                   build everything, live-migrate a guest with a VF in QEMU
 #   make check                                  host unit tests + the VM selftest suite
-.PHONY: all modules clean check check-debug check-kernel host-test demo demo-uapi e2e kernel deps clippy fuzz fuzz-long bench bench-dirty
+.PHONY: all modules clean check check-debug check-kernel xkernel host-test demo demo-uapi e2e kernel deps clippy fuzz fuzz-long bench bench-dirty
 
 # KERNEL=6.12|7.3 picks the rig kernel (default 6.12); KDIR names any other build tree.
 KDIR ?= $(shell bash scripts/build-kernel.sh --print 2>/dev/null)
@@ -57,6 +57,10 @@ check-debug:
 # that kernel is cached or with CHECK_73=1).
 check-kernel:
 	bash scripts/check-kernel.sh $${KERNEL:-7.3}
+
+# Device streams across kernels: saved on 6.12 and loaded on 7.3, and the reverse.
+xkernel:
+	bash scripts/xkernel.sh
 
 demo:
 	bash scripts/demo.sh

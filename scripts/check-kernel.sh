@@ -11,31 +11,15 @@ kernel=${1:-${KERNEL:-7.3}}
 # The selftests and their uAPI headers come from the main build (same uAPI on every kernel):
 # KERNEL as the caller has it (default 6.12), cached after `make check`'s own build.
 bash "$here/scripts/build-all.sh" >/dev/null || { echo "check-kernel: build failed" >&2; exit 1; }
-export KERNEL=$kernel
-. "$here/scripts/env.sh"
-kdir=$(bash "$here/scripts/build-kernel.sh" | tail -n 1) ||
-	{ echo "check-kernel: linux $kernel build failed" >&2; exit 1; }
-cat "$kdir/../build-time" 2>/dev/null || true
-release=$(cat "$kdir/include/config/kernel.release")
-cmp -s "$kdir/include/linux/intel_vf_mig.h" "$here/drivers/vfio_ixgbevf_mig/intel_vf_mig.h" || {
-	echo "check-kernel: drivers/vfio_ixgbevf_mig/intel_vf_mig.h differs from linux $kernel's patched header" >&2
-	exit 1
-}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/check-kernel.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-cp -a "$here/Makefile" "$here/Kbuild" "$tmp/"
-mkdir -p "$tmp/drivers" "$tmp/scripts" && cp -a "$here/drivers/vfio_ixgbevf_mig" "$tmp/drivers/"
-cp -a "$here/scripts/env.sh" "$here/scripts/check-toolchain.sh" "$tmp/scripts/"
-find "$tmp" \( -name '*.o' -o -name '*.ko' -o -name '.*.cmd' -o -name '*.mod*' -o -name 'sys_generated.rs.inc' \) -delete
-echo "check-kernel: building the module against linux $release"
-make -C "$tmp" KDIR="$kdir" modules >"$tmp/build.log" 2>&1 || {
-	cat "$tmp/build.log" >&2
-	echo "check-kernel: module build against linux $release failed" >&2
-	exit 1
-}
+set -- $(bash "$here/scripts/module-for-kernel.sh" "$kernel" "$tmp" | tail -n 1)
+[ $# = 2 ] || { echo "check-kernel: no module for linux $kernel" >&2; exit 1; }
+kdir=$1 ko=$2
+release=$(cat "$kdir/include/config/kernel.release")
 log=$(mktemp "${TMPDIR:-/tmp}/check-kernel-$kernel.XXXXXX.log")
 bash "$here/rig/run-vm.sh" --kernel "$kdir" \
-	--module "$tmp/drivers/vfio_ixgbevf_mig/vfio_ixgbevf_mig.ko" \
+	--module "$ko" \
 	--tests "$here/selftests/out" --drivers "vfio_ixgbevf_mig vfio-pci" \
 	--timeout "${MIG_VM_TIMEOUT:-1500}" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}

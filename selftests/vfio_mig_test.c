@@ -1123,6 +1123,47 @@ TEST_F_TIMEOUT(resume, valid_stream_loads, 120)
 	check_usable(_metadata, c);
 }
 
+/*
+ * Streams across kernels (scripts/xkernel.sh): with MIG_XSTREAM_OUT set, the fixture's stream
+ * (a running VF's state) is written to that file; with MIG_XSTREAM_IN, the stream in that file,
+ * saved by the module on another kernel, is loaded like valid_stream_loads loads its own. SKIP
+ * without either (the suite's normal run).
+ */
+TEST_F_TIMEOUT(resume, external_stream, 120)
+{
+	const char *out = getenv("MIG_XSTREAM_OUT"), *in = getenv("MIG_XSTREAM_IN");
+	struct mig_ctx *c = &self->c;
+	ssize_t len;
+	int fd;
+
+	if ((!out || !*out) && (!in || !*in))
+		SKIP(return, "MIG_XSTREAM_OUT/MIG_XSTREAM_IN not set (scripts/xkernel.sh sets them)");
+	if (out && *out) {
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		ASSERT_LE(0, fd) TH_LOG("%s: %s", out, strerror(errno));
+		ASSERT_EQ(0, mig_write_all(fd, c->stream, c->stream_len, MIG_MAX_STREAM));
+		close(fd);
+		TH_LOG("saved %zu bytes to %s", c->stream_len, out);
+	}
+	if (!in || !*in)
+		return;
+	fd = open(in, O_RDONLY);
+	ASSERT_LE(0, fd) TH_LOG("%s: %s", in, strerror(errno));
+	len = read(fd, c->buf, STREAM_BUF);
+	close(fd);
+	ASSERT_LT(0, len) TH_LOG("%s: %s", in, len < 0 ? strerror(errno) : "empty");
+	ASSERT_GE(MIG_MAX_STREAM, len) TH_LOG("%s: %zd bytes", in, len);
+	reset_running(_metadata, &c->dev);
+	reach(_metadata, &c->dev, S_RESUMING, &fd);
+	ASSERT_EQ(0, mig_write_all(fd, c->buf, len, 4096)) TH_LOG("write: %s", strerror(errno));
+	/* RESUMING -> STOP validates the whole stream before anything reaches the VF. */
+	reach(_metadata, &c->dev, S_STOP, NULL);
+	close(fd);
+	reach(_metadata, &c->dev, S_RUNNING, NULL);
+	check_usable(_metadata, c);
+	TH_LOG("loaded %zd bytes from %s", len, in);
+}
+
 /* Header fields: refused by the write that completes the 32 header bytes. */
 struct hdr_case {
 	const char *what;
