@@ -404,7 +404,8 @@ fn new_set(ranges: &[Span], page: u64) -> Result<DirtySet<KVec<Extent>>> {
 }
 
 /// `log_start`: refuses a second start (`EBUSY`) and a device whose DMA cannot be read back
-/// safely (`EOPNOTSUPP`: no paging IOMMU domain); returns the page size used.
+/// safely (`EOPNOTSUPP`: no paging IOMMU domain, or an iommufd attachment to a HWPT id);
+/// returns the page size used.
 pub(crate) fn start(dev: &Device<MigDevice>, ranges: &[Span], page_size: u64) -> Result<u64> {
     let data = dev.data();
     let mut view = dev.core().dma_view();
@@ -413,10 +414,11 @@ pub(crate) fn start(dev: &Device<MigDevice>, ranges: &[Span], page_size: u64) ->
     if log.is_some() {
         return Err(EBUSY);
     }
-    if !view.paging() {
+    if !view.readable() {
         if log_ratelimit() {
             pr_err!(
-                "{}: dma logging needs a paging IOMMU domain (identity, nested or none found)\n",
+                "{}: dma logging needs a paging IOMMU domain, attached through an IOAS id with \
+                 iommufd (identity, nested, none or a HWPT id found)\n",
                 dev.core().pci().name()
             );
         }
