@@ -429,16 +429,19 @@ impl RxRing {
     }
 
     /// The buffer layout.
+    #[cfg(any(test, feature = "testing"))]
     pub fn layout(&self) -> Layout {
         self.layout
     }
 
     /// Packet buffer bytes marked per descriptor.
+    #[cfg(any(test, feature = "testing"))]
     pub fn packet_len(&self) -> u64 {
         self.pkt_len
     }
 
     /// Header buffer bytes marked per descriptor (header-split layouts).
+    #[cfg(any(test, feature = "testing"))]
     pub fn header_len(&self) -> u64 {
         self.hdr_len
     }

@@ -288,6 +288,7 @@ impl<S: DerefMut<Target = [Extent]>> DirtySet<S> {
     }
 
     /// Number of dirty pages (merges the pending log first).
+    #[cfg(any(test, feature = "testing"))]
     pub fn dirty_pages(&mut self) -> u64 {
         self.flush();
         let n = self.n;

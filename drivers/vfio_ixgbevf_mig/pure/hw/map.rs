@@ -211,11 +211,13 @@ impl RegMap {
     }
 
     /// The register family.
+    #[cfg(any(test, feature = "testing"))]
     pub const fn family(self) -> Family {
         self.family
     }
 
     /// The (capped) geometry.
+    #[cfg(any(test, feature = "testing"))]
     pub const fn geometry(self) -> Geometry {
         self.geometry
     }
@@ -295,6 +297,7 @@ impl RegMap {
 
     /// Every register instance of the map with its offset: device-wide registers first,
     /// then queue by queue.
+    #[cfg(any(test, feature = "testing"))]
     pub fn registers(self) -> Registers {
         Registers {
             map: self,
@@ -339,6 +342,7 @@ impl VfModel {
 
 /// Iterator over the register instances of a [`RegMap`], see [`RegMap::registers`].
 #[derive(Clone, Debug)]
+#[cfg(any(test, feature = "testing"))]
 pub struct Registers {
     map: RegMap,
     dev: usize,
@@ -347,6 +351,7 @@ pub struct Registers {
     qreg: usize,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl Iterator for Registers {
     type Item = (RegRef, RegOffset);
 

@@ -14,7 +14,7 @@
 //!
 //! Every record is mandatory and required. Whole stream sizes ([`stream_len`]): 82576 VF
 //! 628 bytes, I350 VF 544, 82599/X540 VF 1144, X550 and later VFs 1252; the PRE_COPY
-//! initial data is [`INITIAL_LEN`] (48) of those, the rest is [`stop_copy_len`].
+//! initial data is [`INITIAL_LEN`] (48) of those, the rest comes in STOP_COPY.
 
 use crate::pure::hw::family::VfModel;
 use crate::pure::hw::regs::{Reg, MBX_WORDS, RETA_WORDS, RSS_KEY_WORDS};
@@ -61,13 +61,6 @@ pub const fn stream_len(model: &VfModel) -> usize {
         + END_LEN
 }
 
-/// Bytes the saving file still produces after the PRE_COPY initial data: what
-/// `VFIO_DEVICE_FEATURE_MIG_DATA_SIZE` reports once the initial data was read (before that,
-/// [`stream_len`]).
-pub const fn stop_copy_len(model: &VfModel) -> usize {
-    stream_len(model) - INITIAL_LEN
-}
-
 /// Writes the PRE_COPY initial data (header and compat record) into `buf`; returns
 /// [`INITIAL_LEN`].
 pub fn write_initial(buf: &mut [u8], model: &VfModel) -> Result<usize, StreamError> {
@@ -98,6 +91,7 @@ pub fn write_stop_copy(
 }
 
 /// Writes a whole stream (initial data, records, end) into `buf`; returns its length.
+#[cfg(any(test, feature = "testing"))]
 pub fn write_stream(
     buf: &mut [u8],
     model: &VfModel,
@@ -397,7 +391,7 @@ mod tests {
     fn stream_sizes_per_model() {
         let sizes: Vec<(u16, usize, usize)> = SUPPORTED
             .iter()
-            .map(|m| (m.device, stream_len(m), stop_copy_len(m)))
+            .map(|m| (m.device, stream_len(m), stream_len(m) - INITIAL_LEN))
             .collect();
         assert_eq!(
             sizes,

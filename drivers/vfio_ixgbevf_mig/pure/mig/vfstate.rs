@@ -7,6 +7,7 @@
 //! Depends only on [`crate::pure::hw`].
 
 use crate::pure::hw::family::{Family, MAX_QUEUES};
+#[cfg(any(test, feature = "testing"))]
 use crate::pure::hw::fields::Mailbox;
 use crate::pure::hw::regs::{MBX_WORDS, RETA_WORDS, RSS_KEY_WORDS};
 
@@ -101,6 +102,7 @@ pub struct MailboxRegs {
 impl MailboxRegs {
     /// Read-to-clear events (PFSTS, PFACK, RSTD) that the save consumed and the PF must
     /// re-post for the guest.
+    #[cfg(any(test, feature = "testing"))]
     pub fn pending_events(&self) -> Mailbox {
         let ctrl = Mailbox::from_raw(self.ctrl.unwrap_or(0));
         Mailbox::default()

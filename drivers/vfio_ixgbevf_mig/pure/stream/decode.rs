@@ -134,6 +134,7 @@ impl<'a> Decoded<'a> {
     }
 
     /// The compatibility record.
+    #[cfg(any(test, feature = "testing"))]
     pub fn compat(&self) -> &Compat {
         &self.compat
     }
@@ -145,6 +146,7 @@ impl<'a> Decoded<'a> {
     }
 
     /// Unknown optional records skipped.
+    #[cfg(any(test, feature = "testing"))]
     pub fn skipped(&self) -> u16 {
         self.skipped
     }

@@ -104,7 +104,7 @@ impl Header {
     }
 
     /// The 32 header bytes.
-    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
+    pub fn to_bytes(self) -> [u8; HEADER_LEN] {
         // Constant ranges inside a 32-byte array: in bounds by construction.
         let mut b = [0u8; HEADER_LEN];
         b[0..8].copy_from_slice(&MAGIC);
@@ -290,11 +290,6 @@ impl<'a> Encoder<'a> {
         self.pos
     }
 
-    /// Whether nothing was written (never true: the header is written on creation).
-    pub fn is_empty(&self) -> bool {
-        self.pos == 0
-    }
-
     fn put(&mut self, bytes: &[u8]) -> Result<(), StreamError> {
         let limit = self.buf.len().min(MAX_STREAM_LEN);
         let room = self
@@ -349,6 +344,7 @@ impl<'a> Encoder<'a> {
     }
 
     /// Appends a record with `payload`.
+    #[cfg(any(test, feature = "testing"))]
     pub fn record(&mut self, tag: u16, flags: u16, payload: &[u8]) -> Result<(), StreamError> {
         self.record_with(tag, flags, |w| w.bytes(payload))
     }
@@ -458,7 +454,6 @@ mod tests {
         let mut buf = [0u8; 56];
         let mut enc = Encoder::new(&mut buf, &h).unwrap();
         assert_eq!(enc.len(), HEADER_LEN);
-        assert!(!enc.is_empty());
         assert_eq!(enc.record(TAG_END, 1, &[0; 4]), Err(StreamError::Malformed));
         enc.record(7, 0, &[1, 2, 3, 4, 5]).unwrap();
         assert_eq!(enc.len(), HEADER_LEN + 16);

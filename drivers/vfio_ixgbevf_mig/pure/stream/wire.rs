@@ -60,11 +60,6 @@ impl<'a> Writer<'a> {
         self.pos
     }
 
-    /// Whether nothing was written yet.
-    pub fn is_empty(&self) -> bool {
-        self.pos == 0
-    }
-
     /// Appends `bytes`, or fails with [`StreamError::NoSpace`] writing nothing.
     pub fn bytes(&mut self, bytes: &[u8]) -> Result<(), StreamError> {
         let end = self
@@ -163,7 +158,7 @@ mod tests {
     fn writer_fails_without_writing_when_full() {
         let mut buf = [0u8; 6];
         let mut w = Writer::new(&mut buf);
-        assert!(w.is_empty());
+        assert_eq!(w.len(), 0);
         w.u32(0x0403_0201).unwrap();
         assert_eq!(w.u32(5), Err(StreamError::NoSpace));
         assert_eq!(w.len(), 4);
