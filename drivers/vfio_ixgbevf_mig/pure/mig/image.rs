@@ -16,6 +16,7 @@
 //! 628 bytes, I350 VF 544, 82599/X540 VF 1144, X550 and later VFs 1252; the PRE_COPY
 //! initial data is [`INITIAL_LEN`] (48) of those, the rest comes in STOP_COPY.
 
+use crate::pure::bytes::{Reader, Writer};
 use crate::pure::hw::family::VfModel;
 use crate::pure::hw::regs::{Reg, MBX_WORDS, RETA_WORDS, RSS_KEY_WORDS};
 use crate::pure::mig::check::validate;
@@ -28,7 +29,6 @@ use crate::pure::stream::format::{
     record_len, Compat, Encoder, Header, END_LEN, FLAG_MANDATORY, INITIAL_LEN, TAG_COMPAT,
     TAG_DEV_REGS, TAG_MAILBOX, TAG_PF_CTX, TAG_RX_QUEUE, TAG_TX_QUEUE,
 };
-use crate::pure::stream::wire::{Reader, Writer};
 
 /// RX queue record payload length.
 pub const RX_LEN: usize = 8 * 4;
@@ -103,7 +103,8 @@ pub fn write_stream(
 }
 
 fn put_all(w: &mut Writer<'_>, values: &[u32]) -> Result<(), StreamError> {
-    values.iter().try_for_each(|&v| w.u32(v))
+    values.iter().try_for_each(|&v| w.u32(v))?;
+    Ok(())
 }
 
 /// Appends the state's records (everything between the compat and the end record). The

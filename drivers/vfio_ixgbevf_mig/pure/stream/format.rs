@@ -32,10 +32,11 @@
 //! marking a tag optional, tag) and `mlx5vf_resume_read_header()` (`mlx5/main.c`);
 //! `mtty_resume_write()` (`samples/vfio-mdev/mtty.c`) for the header checks.
 
+use crate::pure::bytes::{Reader, Writer};
 use crate::pure::hw::family::{Family, VfModel};
 use crate::pure::hw::regs::MBX_WORDS;
 use crate::pure::stream::error::{Incompat, StreamError};
-use crate::pure::stream::wire::{crc32, padded, Reader, Writer, ALIGN};
+use crate::pure::stream::wire::{crc32, padded, ALIGN};
 
 /// Magic at the start of every stream.
 pub const MAGIC: [u8; 8] = *b"IXVFMIG1";
@@ -210,7 +211,8 @@ impl Compat {
         w.u8(u8::from(self.rss))?;
         w.u8(self.mbx_words)?;
         w.u8(0)?;
-        w.u32(self.stream_len)
+        w.u32(self.stream_len)?;
+        Ok(())
     }
 
     pub(super) fn parse(payload: &[u8]) -> Option<Compat> {
@@ -346,7 +348,7 @@ impl<'a> Encoder<'a> {
     /// Appends a record with `payload`.
     #[cfg(any(test, feature = "testing"))]
     pub fn record(&mut self, tag: u16, flags: u16, payload: &[u8]) -> Result<(), StreamError> {
-        self.record_with(tag, flags, |w| w.bytes(payload))
+        self.record_with(tag, flags, |w| Ok(w.bytes(payload)?))
     }
 
     /// Appends the end record (checksum of everything before it); returns the stream length.
