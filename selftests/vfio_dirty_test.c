@@ -112,15 +112,8 @@ FIXTURE_SETUP(dirty)
 
 FIXTURE_TEARDOWN(dirty)
 {
-	if (self->logging)
-		dlog_stop(&self->dev);
-	mig_peer_close(&self->peer);
-	if (self->vf_up)
-		igbvf_rings_disable(&self->vf);
-	if (self->rx_up)
-		drx_free(&self->rx);
-	if (self->vf_up)
-		igbvf_fini(&self->vf);
+	dirty_fixture_teardown(&self->dev, self->opened, self->logging, &self->peer,
+			       &self->vf, self->vf_up, &self->rx, self->rx_up);
 	for (int i = 0; i < 2; i++) {
 		pset_free(&self->truth[i]);
 		pset_free(&self->rep[i]);
@@ -129,8 +122,6 @@ FIXTURE_TEARDOWN(dirty)
 	}
 	pset_free(&self->diffseen);
 	free(self->bm);
-	if (self->opened)
-		vfio_dev_close(&self->dev);
 }
 
 /* VF up (igbvf_drv), our ring allocated (not programmed), peer open. */

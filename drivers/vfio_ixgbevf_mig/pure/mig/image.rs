@@ -14,8 +14,9 @@
 //!
 //! Every record is mandatory and required. Whole stream sizes ([`stream_len`]): 82576 VF
 //! 628 bytes, I350 VF 544, 82599/X540 VF 1144, X550 and later VFs 1252; the PRE_COPY
-//! initial data is [`INITIAL_LEN`] (48) of those, the rest is [`stop_copy_len`].
+//! initial data is [`INITIAL_LEN`] (48) of those, the rest comes in STOP_COPY.
 
+use crate::pure::bytes::{Reader, Writer};
 use crate::pure::hw::family::VfModel;
 use crate::pure::hw::regs::{Reg, MBX_WORDS, RETA_WORDS, RSS_KEY_WORDS};
 use crate::pure::mig::check::validate;
@@ -28,7 +29,6 @@ use crate::pure::stream::format::{
     record_len, Compat, Encoder, Header, END_LEN, FLAG_MANDATORY, INITIAL_LEN, TAG_COMPAT,
     TAG_DEV_REGS, TAG_MAILBOX, TAG_PF_CTX, TAG_RX_QUEUE, TAG_TX_QUEUE,
 };
-use crate::pure::stream::wire::{Reader, Writer};
 
 /// RX queue record payload length.
 pub const RX_LEN: usize = 8 * 4;
@@ -65,13 +65,6 @@ pub const fn stream_len(model: &VfModel) -> usize {
         + END_LEN
 }
 
-/// Bytes the saving file still produces after the PRE_COPY initial data: what
-/// `VFIO_DEVICE_FEATURE_MIG_DATA_SIZE` reports once the initial data was read (before that,
-/// [`stream_len`]).
-pub const fn stop_copy_len(model: &VfModel) -> usize {
-    stream_len(model) - INITIAL_LEN
-}
-
 /// Writes the PRE_COPY initial data (header and compat record) into `buf`; returns
 /// [`INITIAL_LEN`].
 pub fn write_initial(buf: &mut [u8], model: &VfModel) -> Result<usize, StreamError> {
@@ -102,6 +95,7 @@ pub fn write_stop_copy(
 }
 
 /// Writes a whole stream (initial data, records, end) into `buf`; returns its length.
+#[cfg(any(test, feature = "testing"))]
 pub fn write_stream(
     buf: &mut [u8],
     model: &VfModel,
@@ -113,7 +107,8 @@ pub fn write_stream(
 }
 
 fn put_all(w: &mut Writer<'_>, values: &[u32]) -> Result<(), StreamError> {
-    values.iter().try_for_each(|&v| w.u32(v))
+    values.iter().try_for_each(|&v| w.u32(v))?;
+    Ok(())
 }
 
 /// Appends the state's records (everything between the compat and the end record). The
@@ -409,7 +404,7 @@ mod tests {
     fn stream_sizes_per_model() {
         let sizes: Vec<(u16, usize, usize)> = SUPPORTED
             .iter()
-            .map(|m| (m.device, stream_len(m), stop_copy_len(m)))
+            .map(|m| (m.device, stream_len(m), stream_len(m) - INITIAL_LEN))
             .collect();
         assert_eq!(
             sizes,
