@@ -18,6 +18,9 @@ cargo test --manifest-path "$here/hostcore/Cargo.toml" 2>&1 | tee "$host_log" ||
 hp=$(awk '/^test result:/{for(i=1;i<=NF;i++){if($(i+1)~/^passed/)p+=$i; if($(i+1)~/^failed/)f+=$i}} END{print p+0, f+0}' "$host_log")
 rm -f "$host_log"
 
+echo "== host: import cycles between the driver's files (scripts/check-imports.py)"
+python3 "$here/scripts/check-imports.py" || fail=1
+
 # The exhaustive interleaving checker ran above (pure/dirty/interleave); what it explored, and the
 # losses it must find in the broken protocols it keeps as tests of itself.
 echo "== host: interleaving checker of the dirty-tracking protocol (docs/dirty-tracking.md)"

@@ -418,3 +418,20 @@ int dstats_read(const char *bdf, const char *const *names, size_t n, uint64_t *v
 	}
 	return seen == n ? 0 : -EPROTO;
 }
+
+void dirty_fixture_teardown(struct vfio_dev *dev, bool opened, bool logging,
+			    struct mig_peer *peer, struct igbvf *vf, bool vf_up,
+			    struct drx *rx, bool rx_up)
+{
+	if (logging)
+		dlog_stop(dev);
+	mig_peer_close(peer);
+	if (vf_up)
+		igbvf_rings_disable(vf);
+	if (rx_up)
+		drx_free(rx);
+	if (vf_up)
+		igbvf_fini(vf);
+	if (opened)
+		vfio_dev_close(dev);
+}

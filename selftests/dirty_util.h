@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "igbvf_drv.h"
+#include "mig_util.h"
 #include "vfio_util.h"
 
 #define DPAGE		4096ull
@@ -132,5 +133,17 @@ int drx_wait(struct drx *r, struct pset *truth, uint64_t want,
 	     unsigned int timeout_ms, bool recycle);
 /* Pages of the buffer cells that differ from DIRTY_FILL (all cells). */
 uint64_t drx_diff(struct drx *r, struct pset *out);
+
+/* ---- fixture teardown --------------------------------------------------- */
+
+/*
+ * Teardown of a DMA-logging fixture (vfio_dirty_test, vfio_race_test): logging
+ * stopped, the peer closed, the VF's rings disabled before our RX ring's memory
+ * goes, then the VF and the device fd. Each step only if its flag says it was
+ * set up.
+ */
+void dirty_fixture_teardown(struct vfio_dev *dev, bool opened, bool logging,
+			    struct mig_peer *peer, struct igbvf *vf, bool vf_up,
+			    struct drx *rx, bool rx_up);
 
 #endif /* DIRTY_UTIL_H */

@@ -19,8 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include <linux/iommufd.h>
 
 #include "dirty_util.h"
 #include "igbvf_drv.h"
@@ -109,15 +112,8 @@ FIXTURE_SETUP(dirty)
 
 FIXTURE_TEARDOWN(dirty)
 {
-	if (self->logging)
-		dlog_stop(&self->dev);
-	mig_peer_close(&self->peer);
-	if (self->vf_up)
-		igbvf_rings_disable(&self->vf);
-	if (self->rx_up)
-		drx_free(&self->rx);
-	if (self->vf_up)
-		igbvf_fini(&self->vf);
+	dirty_fixture_teardown(&self->dev, self->opened, self->logging, &self->peer,
+			       &self->vf, self->vf_up, &self->rx, self->rx_up);
 	for (int i = 0; i < 2; i++) {
 		pset_free(&self->truth[i]);
 		pset_free(&self->rep[i]);
@@ -126,8 +122,6 @@ FIXTURE_TEARDOWN(dirty)
 	}
 	pset_free(&self->diffseen);
 	free(self->bm);
-	if (self->opened)
-		vfio_dev_close(&self->dev);
 }
 
 /* VF up (igbvf_drv), our ring allocated (not programmed), peer open. */
@@ -605,6 +599,56 @@ TEST_F_TIMEOUT(dirty, report_in_stop, 120)
 	add_diff(self);
 	report(_metadata, self);
 	check(_metadata, "report after STOP -> RUNNING", self->truth, self->rep, NULL);
+}
+
+/* ---- the DMA view: IOAS vs HWPT attachment ---------------------------------- */
+
+static int attach_pt(struct vfio_dev *d, uint32_t pt_id)
+{
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach), .pt_id = pt_id,
+	};
+
+	return ioctl(d->device_fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach) ? -errno : 0;
+}
+
+/*
+ * The driver reads guest memory through an iommufd access of its own, attached to the
+ * IOAS the device was attached to, so that an IOAS_UNMAP cannot free a page mid-read. A
+ * device attached to a HWPT id (as QEMU 9.1+ with the iommufd backend does) names no IOAS
+ * the driver can attach to: DMA logging must be refused (EOPNOTSUPP), not run on a view
+ * that an unmap could pull away. Back on the IOAS, logging works again.
+ */
+TEST_F(dirty, hwpt_attach_refused)
+{
+	struct iommu_hwpt_alloc alloc = { .size = sizeof(alloc) };
+	struct iommu_destroy destroy = { .size = sizeof(destroy) };
+	struct dlog_range r = { IOVA_BIG, 4 * DPAGE };
+	uint64_t ps = DPAGE;
+	int ret;
+
+	if (variant->mode != VFIO_MODE_CDEV_IOMMUFD)
+		SKIP(return, "HWPT ids exist with iommufd only");
+	alloc.dev_id = self->dev.devid;
+	alloc.pt_id = self->dev.ioas_id;
+	ASSERT_EQ(0, ioctl(self->dev.iommufd, IOMMU_HWPT_ALLOC, &alloc))
+		TH_LOG("IOMMU_HWPT_ALLOC: %s", strerror(errno));
+	ASSERT_EQ(0, attach_pt(&self->dev, alloc.out_hwpt_id));
+	ret = dlog_start(&self->dev, &ps, &r, 1);
+	ksft_print_msg("START with the device on HWPT %u: %d (%s)\n", alloc.out_hwpt_id, ret,
+		       ret ? strerror(-ret) : "ok");
+	if (!ret)
+		dlog_stop(&self->dev);
+	EXPECT_EQ(-EOPNOTSUPP, ret) TH_LOG("logging on a view the driver cannot hold");
+	ASSERT_EQ(0, attach_pt(&self->dev, self->dev.ioas_id));
+	ps = DPAGE;
+	ret = dlog_start(&self->dev, &ps, &r, 1);
+	EXPECT_EQ(0, ret) TH_LOG("START back on IOAS %u: %s", self->dev.ioas_id, strerror(-ret));
+	if (!ret)
+		EXPECT_EQ(0, dlog_stop(&self->dev));
+	destroy.id = alloc.out_hwpt_id;
+	EXPECT_EQ(0, ioctl(self->dev.iommufd, IOMMU_DESTROY, &destroy))
+		TH_LOG("IOMMU_DESTROY hwpt: %s", strerror(errno));
 }
 
 /* ---- bad inputs ---------------------------------------------------------- */

@@ -1743,6 +1743,8 @@ struct migration {
 	struct vfio_dev *src, *dst;
 	struct mig_traffic *t;	/* pumped while the source still runs */
 	unsigned int precopy_ms;
+	/* called with the source in PRE_COPY_P2P (the guest runs, no DMA) */
+	void (*in_p2p)(struct __test_metadata *_metadata, struct migration *m);
 	/* what happened */
 	size_t pre_len, len;
 	uint64_t init_bytes, dirty_bytes, data_size;
@@ -1783,6 +1785,8 @@ static void migrate(struct __test_metadata *_metadata, struct migration *m,
 	ASSERT_EQ(-1, nfd);
 	for (int i = 0; i < NREGS; i++)
 		m->src_regs[i] = vfio_bar0_read32(m->src, ring_regs[i]);
+	if (m->in_p2p)
+		m->in_p2p(_metadata, m);
 	ASSERT_EQ(0, vfio_mig_set_state(m->src, S_STOP_COPY, &nfd))
 		TH_LOG("%s", vfio_errmsg());
 	ASSERT_EQ(-1, nfd) TH_LOG("PRE_COPY_P2P -> STOP_COPY must continue the pre-copy fd");
@@ -2060,6 +2064,143 @@ TEST_F_TIMEOUT(mig2, migrate_there_and_back, 240)
 	igbvf_move(&c->drv, &c->dev);
 	check_regs(_metadata, &m2);
 	exchange(_metadata, c, &c->drv, 6);
+}
+
+/* ---- the mailbox across the switch-over --------------------------------- */
+
+/*
+ * The mailbox is driven by hand here, as a guest driver would, so that the
+ * test chooses exactly which events are pending when the device stops.
+ * V2PMAILBOX bits (82576 datasheet 8.14.x): REQ/ACK/VFU written by the VF,
+ * PFSTS/PFACK/RSTD set by the PF side and cleared by a read.
+ */
+#define T_MBX_REQ	0x01
+#define T_MBX_ACK	0x02
+#define T_MBX_VFU	0x04
+#define T_MBX_PFSTS	0x10
+#define T_MBX_PFACK	0x20
+#define T_MSG_SET_MC1	0x00010003u	/* E1000_VF_SET_MULTICAST, one hash */
+#define T_MSG_ACK	0x80000000u
+#define T_MSG_CTS	0x20000000u
+
+/* VF_SET_MULTICAST with one hash, sent without waiting for the PF. */
+static void mbx_post_request(struct __test_metadata *_metadata, struct vfio_dev *d)
+{
+	vfio_bar0_write32(d, IGBVF_V2PMAILBOX, T_MBX_VFU);
+	ASSERT_TRUE(vfio_bar0_read32(d, IGBVF_V2PMAILBOX) & T_MBX_VFU)
+		TH_LOG("mailbox buffer not granted");
+	vfio_bar0_write32(d, IGBVF_VMBMEM, T_MSG_SET_MC1);
+	for (int i = 1; i < 16; i++)
+		vfio_bar0_write32(d, IGBVF_VMBMEM + 4 * i, i == 1 ? 0x0123 : 0);
+	vfio_bar0_write32(d, IGBVF_V2PMAILBOX, T_MBX_REQ);
+}
+
+/* Reads the mailbox control until `bits` were all seen (they clear on read). */
+static uint32_t mbx_collect(struct vfio_dev *d, uint32_t bits, unsigned int ms)
+{
+	uint64_t end = now_ns() + ms * 1000000ull;
+	uint32_t seen = 0;
+
+	do {
+		seen |= vfio_bar0_read32(d, IGBVF_V2PMAILBOX);
+		if ((seen & bits) == bits)
+			break;
+		usleep(2000);
+	} while (now_ns() < end);
+	return seen;
+}
+
+/* The PF's reply to mbx_post_request() is in mailbox memory: consume it. */
+static void expect_mc_reply(struct __test_metadata *_metadata, struct vfio_dev *d,
+			    const char *where)
+{
+	uint32_t w0 = vfio_bar0_read32(d, IGBVF_VMBMEM);
+
+	EXPECT_EQ(T_MSG_SET_MC1 | T_MSG_ACK | T_MSG_CTS, w0)
+		TH_LOG("%s: reply 0x%x in mailbox memory", where, w0);
+	vfio_bar0_write32(d, IGBVF_V2PMAILBOX, T_MBX_ACK);
+}
+
+static void request_in_p2p(struct __test_metadata *_metadata, struct migration *m)
+{
+	uint32_t seen;
+
+	mbx_post_request(_metadata, m->src);
+	/* The source PF must leave it unanswered: the VF is quiesced. */
+	usleep(200000);
+	seen = vfio_bar0_read32(m->src, IGBVF_V2PMAILBOX);
+	ASSERT_EQ(0, seen & (T_MBX_PFACK | T_MBX_PFSTS))
+		TH_LOG("the PF answered a quiesced VF (mailbox 0x%x)", seen);
+}
+
+/*
+ * A request the guest raised after the source stopped answering (PRE_COPY_P2P)
+ * is answered by the destination's PF once the destination runs. Without the
+ * replay it stays latched in the source PF and the guest waits forever.
+ */
+TEST_F_TIMEOUT(mig2, mailbox_request_while_quiesced, 120)
+{
+	struct mig_ctx *c = &self->c;
+	struct migration m = { .src = &c->dev, .dst = &self->dev1, .in_p2p = request_in_p2p };
+	uint32_t seen;
+
+	drv_up(_metadata, c);
+	migrate(_metadata, &m, self->buf);
+	seen = mbx_collect(&self->dev1, T_MBX_PFACK | T_MBX_PFSTS, 2000);
+	TH_LOG("destination mailbox after RUNNING: 0x%x", seen);
+	ASSERT_EQ(T_MBX_PFACK | T_MBX_PFSTS, seen & (T_MBX_PFACK | T_MBX_PFSTS))
+		TH_LOG("the request raised while quiesced was never answered");
+	expect_mc_reply(_metadata, &self->dev1, "destination");
+}
+
+/* Sends the request while running and waits for the reply without reading the control. */
+static void request_answered_unread(struct __test_metadata *_metadata, struct vfio_dev *d)
+{
+	uint64_t end = now_ns() + 2000000000ull;
+
+	mbx_post_request(_metadata, d);
+	while (!(vfio_bar0_read32(d, IGBVF_VMBMEM) & T_MSG_ACK) && now_ns() < end)
+		usleep(2000);
+	ASSERT_TRUE(vfio_bar0_read32(d, IGBVF_VMBMEM) & T_MSG_ACK)
+		TH_LOG("the PF did not answer a running VF");
+	usleep(50000);
+}
+
+/*
+ * The PF answered while the guest was running, but the guest had not read the
+ * mailbox control yet when it stopped: PFACK and PFSTS, which the save's read
+ * clears, must be there on the destination.
+ */
+TEST_F_TIMEOUT(mig2, mailbox_reply_unread_at_switchover, 120)
+{
+	struct mig_ctx *c = &self->c;
+	struct migration m = { .src = &c->dev, .dst = &self->dev1 };
+	uint32_t seen;
+
+	drv_up(_metadata, c);
+	request_answered_unread(_metadata, &c->dev);
+	migrate(_metadata, &m, self->buf);
+	seen = vfio_bar0_read32(&self->dev1, IGBVF_V2PMAILBOX);
+	TH_LOG("destination mailbox after RUNNING: 0x%x", seen);
+	EXPECT_EQ(T_MBX_PFACK | T_MBX_PFSTS, seen & (T_MBX_PFACK | T_MBX_PFSTS))
+		TH_LOG("PF events the save read were lost");
+	expect_mc_reply(_metadata, &self->dev1, "destination");
+}
+
+/* The same events when the migration is abandoned after STOP_COPY: the source gets them back. */
+TEST_F_TIMEOUT(mig, mailbox_events_back_after_abandoned_save, 120)
+{
+	struct mig_ctx *c = &self->c;
+	uint32_t seen;
+
+	drv_up(_metadata, c);
+	request_answered_unread(_metadata, &c->dev);
+	save_stream(_metadata, &c->dev, c->stream);	/* ... -> STOP_COPY -> RUNNING */
+	seen = vfio_bar0_read32(&c->dev, IGBVF_V2PMAILBOX);
+	TH_LOG("source mailbox back in RUNNING: 0x%x", seen);
+	EXPECT_EQ(T_MBX_PFACK | T_MBX_PFSTS, seen & (T_MBX_PFACK | T_MBX_PFSTS))
+		TH_LOG("PF events the save read were lost");
+	expect_mc_reply(_metadata, &c->dev, "source");
 }
 
 /* ---- legacy uAPI ------------------------------------------------------- */

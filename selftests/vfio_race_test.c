@@ -206,22 +206,13 @@ FIXTURE_TEARDOWN(race)
 		if (ret)
 			TH_LOG("could not set " DELAY_PARAM " back to 0: %s", strerror(-ret));
 	}
-	if (self->logging)
-		dlog_stop(&self->dev);
-	mig_peer_close(&self->peer);
-	if (self->vf_up)
-		igbvf_rings_disable(&self->vf);
-	if (self->rx_up)
-		drx_free(&self->rx);
-	if (self->vf_up)
-		igbvf_fini(&self->vf);
+	dirty_fixture_teardown(&self->dev, self->opened, self->logging, &self->peer,
+			       &self->vf, self->vf_up, &self->rx, self->rx_up);
 	free(self->t_send);
 	free(self->last_ret);
 	free(self->need);
 	free(self->writes);
 	free(self->bm);
-	if (self->opened)
-		vfio_dev_close(&self->dev);
 }
 
 static size_t frame_len(uint32_t seq)

@@ -10,6 +10,7 @@
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/iommu.h>
+#include <linux/iommufd.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pci.h>
@@ -178,15 +179,79 @@ unsigned long mig_vma_len(struct vm_area_struct *vma)
 }
 
 /*
- * Whether the device's DMA goes through a paging IOMMU domain, the only kind whose mappings
- * the dirty tracker can read back: an identity domain would make any host RAM readable, a
- * nested one has no iova_to_phys, none at all (no-IOMMU mode) has no view.
+ * iommufd: the physical device has no access object of its own (the core creates one only
+ * for emulated devices), so the driver keeps one, attached to the IOAS the device was
+ * attached to. Reads through it run under the IOAS's locks (iommufd_access_rw), so an
+ * IOAS_UNMAP cannot free what is being read. A device attached to a HWPT id instead has no
+ * IOAS this driver can name: the slot stays empty and the view is not readable (DMA logging
+ * refused, reads fail closed). All three ops run under the device set lock.
  */
-bool mig_dma_view_paging(struct vfio_pci_core_device *vdev)
+static void mig_access_unmap(void *data, unsigned long iova, unsigned long length)
+{
+	/* Nothing pinned: iommufd calls this only for accesses that pin pages. */
+}
+
+static const struct iommufd_access_ops mig_access_ops = {
+	.unmap = mig_access_unmap,
+};
+
+static void mig_dma_slot_put(struct vfio_device *core, struct mig_dma_slot *slot)
+{
+	lockdep_assert_held(&core->dev_set->lock);
+	if (!slot->access)
+		return;
+	iommufd_access_detach(slot->access);
+	iommufd_access_destroy(slot->access);
+	slot->access = NULL;
+}
+
+int mig_attach_ioas(struct vfio_device *core, u32 *pt_id, struct mig_dma_slot *slot)
+{
+	struct iommufd_access *access;
+	u32 requested = *pt_id, id;
+	int ret;
+
+	ret = vfio_iommufd_physical_attach_ioas(core, pt_id);
+	if (ret)
+		return ret;
+	mig_dma_slot_put(core, slot);	/* a replace: the old IOAS is not the view any more */
+	access = iommufd_access_create(vfio_iommufd_device_ictx(core), &mig_access_ops, NULL,
+				       &id);
+	if (IS_ERR(access))
+		return 0;
+	if (iommufd_access_attach(access, requested)) {
+		iommufd_access_destroy(access);
+		return 0;
+	}
+	slot->access = access;
+	return 0;
+}
+
+void mig_detach_ioas(struct vfio_device *core, struct mig_dma_slot *slot)
+{
+	mig_dma_slot_put(core, slot);
+	vfio_iommufd_physical_detach_ioas(core);
+}
+
+void mig_unbind_iommufd(struct vfio_device *core, struct mig_dma_slot *slot)
+{
+	mig_dma_slot_put(core, slot);
+	vfio_iommufd_physical_unbind(core);
+}
+
+/*
+ * Whether the device's DMA view can be read back safely: through a paging IOMMU domain (an
+ * identity domain would make any host RAM readable, a nested one has no iova_to_phys, none
+ * at all (no-IOMMU mode) has no view), and with iommufd through our access to its IOAS.
+ */
+bool mig_dma_view_readable(struct vfio_pci_core_device *vdev, struct mig_dma_slot *slot)
 {
 	struct iommu_domain *domain = iommu_get_domain_for_dev(&vdev->pdev->dev);
 
-	return domain && domain->type == IOMMU_DOMAIN_UNMANAGED;
+	lockdep_assert_held(&vdev->vdev.dev_set->lock);
+	if (!domain || domain->type != IOMMU_DOMAIN_UNMANAGED)
+		return false;
+	return !vdev->vdev.iommufd_device || slot->access;
 }
 
 /*
@@ -212,23 +277,22 @@ void mig_dev_set_unlock(struct vfio_pci_core_device *vdev)
  * everything dirty).
  *
  * With a type1 container, vfio_dma_rw() looks the mapping up and copies under the
- * container's lock, so an unmap cannot free the page under us; it only works from the
- * process that mapped the memory (other callers get -EPERM: unsafe, not unmapped). With
- * iommufd the physical device has no access object, so the paging domain is read directly;
- * the device set lock keeps it attached, but an IOAS unmap racing this read is not
- * excluded (docs/dirty-tracking.md).
+ * container's lock; it only works from the process that mapped the memory (other callers
+ * get -EPERM: unsafe, not unmapped). With iommufd, iommufd_access_rw() does the same under
+ * the IOAS's locks (-ENOENT: not mapped). Either way an unmap cannot free the page under
+ * us, and the copy is from the mapping's user address (what the VMM itself migrates) or
+ * from the pinned pages.
  */
-int mig_read_iova(struct vfio_pci_core_device *vdev, u64 iova, void *buf, size_t len)
+int mig_read_iova(struct vfio_pci_core_device *vdev, struct mig_dma_slot *slot, u64 iova,
+		  void *buf, size_t len)
 {
 	struct vfio_device *core = &vdev->vdev;
-	struct iommu_domain *domain;
-	phys_addr_t phys;
 	int ret;
 
 	lockdep_assert_held(&core->dev_set->lock);
 	if (len > PAGE_SIZE - offset_in_page(iova))
 		return -EINVAL;
-	if (!mig_dma_view_paging(vdev))
+	if (!mig_dma_view_readable(vdev, slot))
 		return -EOPNOTSUPP;
 	if (!core->iommufd_device) {
 		ret = vfio_dma_rw(core, iova, buf, len, false);
@@ -237,12 +301,10 @@ int mig_read_iova(struct vfio_pci_core_device *vdev, u64 iova, void *buf, size_t
 			return -EFAULT;
 		return ret ? -EOPNOTSUPP : 0;
 	}
-	domain = iommu_get_domain_for_dev(&vdev->pdev->dev);
-	phys = iommu_iova_to_phys(domain, iova);
-	if (!phys || !pfn_valid(PHYS_PFN(phys)))
+	ret = iommufd_access_rw(slot->access, iova, buf, len, 0);
+	if (ret == -ENOENT)
 		return -EFAULT;
-	memcpy_from_page(buf, pfn_to_page(PHYS_PFN(phys)), offset_in_page(phys), len);
-	return 0;
+	return ret ? -EOPNOTSUPP : 0;
 }
 
 /*

@@ -37,10 +37,20 @@ bool mig_bar_mmap_supported(struct vfio_pci_core_device *vdev, int bar);
 int mig_msix_bar(struct vfio_pci_core_device *vdev);
 unsigned long mig_vma_pgoff(struct vm_area_struct *vma);
 unsigned long mig_vma_len(struct vm_area_struct *vma);
-bool mig_dma_view_paging(struct vfio_pci_core_device *vdev);
+struct iommufd_access;
+
+/* The device's own view of its IOAS (iommufd): protected by the device set lock. */
+struct mig_dma_slot {
+	struct iommufd_access *access;	/* attached to the device's IOAS, or NULL */
+};
+int mig_attach_ioas(struct vfio_device *core, u32 *pt_id, struct mig_dma_slot *slot);
+void mig_detach_ioas(struct vfio_device *core, struct mig_dma_slot *slot);
+void mig_unbind_iommufd(struct vfio_device *core, struct mig_dma_slot *slot);
+bool mig_dma_view_readable(struct vfio_pci_core_device *vdev, struct mig_dma_slot *slot);
 void mig_dev_set_lock(struct vfio_pci_core_device *vdev);
 void mig_dev_set_unlock(struct vfio_pci_core_device *vdev);
-int mig_read_iova(struct vfio_pci_core_device *vdev, u64 iova, void *buf, size_t len);
+int mig_read_iova(struct vfio_pci_core_device *vdev, struct mig_dma_slot *slot, u64 iova,
+		  void *buf, size_t len);
 void mig_debug_race_delay(void);
 u64 mig_ktime_get_ns(void);
 bool mig_log_ratelimit(void);

@@ -24,7 +24,9 @@
 
 struct pci_dev;
 
-#define INTEL_VF_MIG_ABI		1
+/* The ops table (2: post added); the ctx layout has its own version. */
+#define INTEL_VF_MIG_ABI		2
+#define INTEL_VF_MIG_CTX_ABI		1
 
 #define INTEL_VF_MIG_MAX_MC		32
 #define INTEL_VF_MIG_MAX_VLANS		32
@@ -46,11 +48,35 @@ struct pci_dev;
 #define INTEL_VF_MIG_F_ALL		((1U << 6) - 1)
 
 /*
+ * Mailbox events pending for the PF at save (intel_vf_mig_pf_ctx.mbx_pending).
+ * VF_REQ/VF_ACK: the VF raised a request or an ack while quiesced; the PF left
+ * it latched, unserviced.  It is the VF's doing, so the caller replays it on
+ * the destination through the VF's own mailbox register (after loading the
+ * mailbox memory), where the quiesced PF latches it again.  PING: the PF held
+ * back a ping (link change, PF reset) from the quiesced VF; restore makes the
+ * destination PF ping the VF at unquiesce.
+ */
+#define INTEL_VF_MIG_MBX_VF_REQ		(1U << 0)
+#define INTEL_VF_MIG_MBX_VF_ACK		(1U << 1)
+#define INTEL_VF_MIG_MBX_PING		(1U << 2)
+#define INTEL_VF_MIG_MBX_ALL		((1U << 3) - 1)
+
+/*
+ * Events the PF posts to the VF (intel_vf_mig_ops.post): the VF's mailbox
+ * register shows them as PFSTS (a PF message waits in mailbox memory) and
+ * PFACK (the PF took the VF's message).  The VF's read clears them, so a
+ * caller that read the register at save hands them back this way.
+ */
+#define INTEL_VF_MIG_POST_STS		(1U << 0)
+#define INTEL_VF_MIG_POST_ACK		(1U << 1)
+#define INTEL_VF_MIG_POST_ALL		((1U << 2) - 1)
+
+/*
  * Natural alignment, explicit padding, no holes: 268 bytes.  Padding must be
  * zero; array entries past the count are ignored by restore and zeroed by save.
  */
 struct intel_vf_mig_pf_ctx {
-	__u32 abi;		/* INTEL_VF_MIG_ABI */
+	__u32 abi;		/* INTEL_VF_MIG_CTX_ABI */
 	__u32 flags;		/* INTEL_VF_MIG_F_* */
 	__u8 mac[6];		/* VF MAC address, all-zero if none */
 	/*
@@ -80,7 +106,7 @@ struct intel_vf_mig_pf_ctx {
 	__u32 xcast_mode;	/* ixgbe: IXGBEVF_XCAST_MODE_*; igb: 0 */
 	__u32 mbx_api;		/* ixgbe: negotiated ixgbe_mbox_api_*; igb: 0 */
 	__u16 num_macvlans;	/* extra unicast filters (VF MAC filter / MACVLAN requests) */
-	__u16 pad;
+	__u16 mbx_pending;	/* INTEL_VF_MIG_MBX_* */
 	__u8 macvlans[INTEL_VF_MIG_MAX_MACVLANS][6];
 };
 
@@ -119,14 +145,22 @@ struct intel_vf_mig_ops {
 	/*
 	 * Stop servicing @vf's mailbox (requests stay pending in the VF
 	 * mailbox, unanswered, and the PF sends the VF no messages of its own)
-	 * until unquiesce, which services what is pending.  Also used around
-	 * restore.  A VF FLR is still processed (it resets the PF-held state)
+	 * until unquiesce, which services what is pending and sends the ping
+	 * held back meanwhile (or announced by restore's MBX_PING).  Also used
+	 * around restore, so that what the caller replays stays latched.  A VF FLR is still processed (it resets the PF-held state)
 	 * and ends quiescence, so quiesce after any reset you issue: quiesce
 	 * itself first processes an FLR the PF has not seen yet.  Sriov
 	 * disable ends it too.  Atomic-safe (spinlock only).
 	 */
 	int (*quiesce)(struct pci_dev *vf);
 	int (*unquiesce)(struct pci_dev *vf);
+	/*
+	 * Set INTEL_VF_MIG_POST_* events in @vf's mailbox register (and raise
+	 * its mailbox interrupt), as if the PF had just sent or acked.  The
+	 * mailbox memory is the caller's: the PF writes none.  -EINVAL for
+	 * unknown bits.  Atomic-safe (spinlock only).
+	 */
+	int (*post)(struct pci_dev *vf, u32 events);
 };
 
 extern const struct intel_vf_mig_ops igb_vf_mig_ops;	/* EXPORT_SYMBOL_GPL in igb */

@@ -62,12 +62,15 @@ pub(crate) fn quiesce(dev: &Device<MigDevice>) -> Result<Enables> {
 }
 
 /// RUNNING_P2P → RUNNING: exactly the queues quiesce stopped (or resume loaded) run again.
-pub(crate) fn unquiesce(dev: &Device<MigDevice>, enables: Enables) -> Result {
+/// `consumed` are the mailbox events a STOP_COPY read from this VF (`POST_*`, 0 if none): a
+/// source that goes back to running has the PF raise them again.
+pub(crate) fn unquiesce(dev: &Device<MigDevice>, enables: Enables, consumed: u32) -> Result {
     let data = dev.data();
     let bar = bar0(dev)?;
     let res = q::resume(&bar, &data.model, enables).and_then(|()| q::kick(&bar, &data.model));
     check_bar(&bar)?;
     res.map_err(pure_error)?;
+    pf_ops::post(data.model.family, dev.core().pci(), consumed)?;
     match pf_ops::unquiesce(data.model.family, dev.core().pci()) {
         Err(e) if e != eopnotsupp() => Err(e),
         _ => Ok(()),
@@ -85,25 +88,39 @@ pub(crate) fn initial(dev: &Device<MigDevice>) -> Result<(KVec<u8>, usize)> {
     Ok((buf, n))
 }
 
+/// What a STOP_COPY produced: the stream length and the mailbox events its read of the
+/// mailbox control consumed (`POST_*`), which the source needs back if it runs again.
+pub(crate) struct Saved {
+    pub(crate) len: usize,
+    pub(crate) consumed: u32,
+}
+
 /// STOP_COPY: reads the (stopped) VF and its PF context and completes the stream in `buf`
-/// after the `used` initial bytes. Returns the stream length.
+/// after the `used` initial bytes.
 pub(crate) fn stop_copy(
     dev: &Device<MigDevice>,
     quiesced: Enables,
     buf: &mut [u8],
     used: usize,
-) -> Result<usize> {
+) -> Result<Saved> {
     let data = dev.data();
     let model = &data.model;
     let bar = bar0(dev)?;
     let mut state = snapshot::save(&bar, model, quiesced).map_err(pure_error)?;
     snapshot::save_mailbox_ctrl(&bar, model, &mut state).map_err(pure_error)?;
     check_bar(&bar)?;
-    let pf = pf_ops::save(model.family, dev.core().pci())?;
-    image::write_stop_copy(buf, used, model, &state, &pf).map_err(|e| {
+    let consumed = state.mbx.post_events();
+    let (pf, pf_pending) = pf_ops::save(model.family, dev.core().pci()).inspect_err(|_| {
+        // Nothing goes out: give the guest back what the read took.
+        let _ = pf_ops::post(model.family, dev.core().pci(), consumed);
+    })?;
+    state.mbx.pf_pending = pf_pending;
+    let len = image::write_stop_copy(buf, used, model, &state, &pf).map_err(|e| {
         pr_err!("migration: encoding the state failed: {}\n", Shown(&e));
+        let _ = pf_ops::post(model.family, dev.core().pci(), consumed);
         pure_error(e)
-    })
+    })?;
+    Ok(Saved { len, consumed })
 }
 
 /// Checks the initial data of a resuming stream as soon as it is complete. Returns the
@@ -134,13 +151,32 @@ pub(crate) fn load(dev: &Device<MigDevice>, input: &[u8]) -> Result<Enables> {
     })?;
     let bar = bar0(dev)?;
     let pci = dev.core().pci();
-    pf_ops::restore(model.family, pci, &img.pf)?;
-    let res = snapshot::restore(&bar, model, &img.vf, &mut || usleep(DRAIN_POLL_US));
-    check_bar(&bar)?;
-    res.map_err(|e| {
+    // The PF holds this VF's mailbox from here to RUNNING, so that the events replayed
+    // below stay latched, as they were on the source, until unquiesce answers them.
+    pf_ops::quiesce(model.family, pci)?;
+    let res = load_quiesced(dev, &bar, &img);
+    if res.is_err() {
+        let _ = pf_ops::unquiesce(model.family, pci);
+    }
+    res
+}
+
+fn load_quiesced(dev: &Device<MigDevice>, bar: &Bar0<'_>, img: &image::Image) -> Result<Enables> {
+    let model = &dev.data().model;
+    let pci = dev.core().pci();
+    pf_ops::restore(model.family, pci, &img.pf, img.vf.mbx.pf_pending)?;
+    let res = snapshot::restore(bar, model, &img.vf, &mut || usleep(DRAIN_POLL_US));
+    check_bar(bar)?;
+    let enables = res.map_err(|e| {
         pr_err!("migration: loading the VF registers failed: {:?}\n", e);
         pure_error(e)
-    })
+    })?;
+    if img.vf.mbx.pending_events().rstd() && log_ratelimit() {
+        // Only a reset sets RSTD; the guest's reset poll times out and it retries.
+        pr_info!("migration: a PF reset-done event read at save cannot be raised again\n");
+    }
+    pf_ops::post(model.family, pci, img.vf.mbx.post_events())?;
+    Ok(enables)
 }
 
 /// Exact number of bytes STOP_COPY still produces (`VFIO_DEVICE_FEATURE_MIG_DATA_SIZE`).

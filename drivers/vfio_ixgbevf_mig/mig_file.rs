@@ -13,6 +13,7 @@ use crate::pure::hw::family::VfModel;
 use crate::pure::stats::{Counter, Stats};
 use crate::pure::stream::format::MAX_STREAM_LEN;
 use crate::vfio::compat::user_ptr;
+use crate::vfio::file::{export_stream_file, StreamFile};
 use crate::{sys, MigDevice};
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{
@@ -175,9 +176,13 @@ impl MigFile {
             _ => (KVec::new(), false),
         }
     }
+}
 
+export_stream_file!(MigFile);
+
+impl StreamFile for MigFile {
     /// `read()` on a saving file.
-    pub(crate) fn read(&self, mut out: UserSliceWriter) -> Result<isize> {
+    fn read(&self, mut out: UserSliceWriter) -> Result<isize> {
         let mut d = self.lock_live()?;
         let FileData::Save(s) = &mut *d else {
             return Err(EINVAL);
@@ -201,7 +206,7 @@ impl MigFile {
     }
 
     /// `write()` on a resuming file: appends, checking the header as soon as it is complete.
-    pub(crate) fn write(&self, input: UserSliceReader) -> Result<isize> {
+    fn write(&self, input: UserSliceReader) -> Result<isize> {
         let mut d = self.lock_live()?;
         let FileData::Resume(r) = &mut *d else {
             return Err(EINVAL);
@@ -240,7 +245,7 @@ impl MigFile {
     ///
     /// The uAPI answers EINVAL when the device is not in PRE_COPY or PRE_COPY_P2P, which
     /// includes a file torn down because the device left those states (not ENODEV here).
-    pub(crate) fn ioctl(&self, cmd: c_uint, arg: c_ulong) -> Result<isize> {
+    fn ioctl(&self, cmd: c_uint, arg: c_ulong) -> Result<isize> {
         if cmd != sys::VFIO_MIG_GET_PRECOPY_INFO {
             return Err(ENOTTY);
         }

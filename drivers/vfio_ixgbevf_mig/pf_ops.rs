@@ -16,6 +16,18 @@ use crate::sys;
 use crate::vfio::{eopnotsupp, pci::PciDev, pf::PfTable};
 use kernel::{c_str, prelude::*, str::CStr};
 
+// The pure core's copies of the interface's numbers.
+const _: () = {
+    use crate::pure::mig::{pfctx::PF_CTX_ABI, vfstate as v};
+    assert!(sys::INTEL_VF_MIG_CTX_ABI == PF_CTX_ABI);
+    assert!(sys::INTEL_VF_MIG_MBX_VF_REQ == v::PF_PENDING_VF_REQ as u32);
+    assert!(sys::INTEL_VF_MIG_MBX_VF_ACK == v::PF_PENDING_VF_ACK as u32);
+    assert!(sys::INTEL_VF_MIG_MBX_PING == v::PF_PENDING_PING as u32);
+    assert!(sys::INTEL_VF_MIG_MBX_ALL == v::PF_PENDING_ALL as u32);
+    assert!(sys::INTEL_VF_MIG_POST_STS == v::POST_STS);
+    assert!(sys::INTEL_VF_MIG_POST_ACK == v::POST_ACK);
+};
+
 /// A family's PF driver, as this driver needs to know it.
 pub(crate) struct PfDriver {
     /// Family the PF driver serves.
@@ -65,10 +77,11 @@ pub(crate) fn check_available(family: Family) -> Result {
     table(family).map(drop)
 }
 
-/// Reads the PF-held context of `vf`.
-pub(crate) fn save(family: Family, vf: &PciDev) -> Result<PfCtx> {
+/// Reads the PF-held context of `vf`, and the mailbox events the PF holds latched for it
+/// (`INTEL_VF_MIG_MBX_*`, carried with the mailbox, see `MailboxRegs::pf_pending`).
+pub(crate) fn save(family: Family, vf: &PciDev) -> Result<(PfCtx, u16)> {
     let c = table(family)?.save(vf)?;
-    Ok(PfCtx {
+    let ctx = PfCtx {
         abi: c.abi,
         flags: c.flags,
         mac: c.mac,
@@ -84,11 +97,13 @@ pub(crate) fn save(family: Family, vf: &PciDev) -> Result<PfCtx> {
         mbx_api: c.mbx_api,
         num_macvlans: c.num_macvlans,
         macvlans: c.macvlans,
-    })
+    };
+    Ok((ctx, c.mbx_pending))
 }
 
-/// Programs the PF with a (validated) context for `vf`.
-pub(crate) fn restore(family: Family, vf: &PciDev, ctx: &PfCtx) -> Result {
+/// Programs the PF with a (validated) context for `vf`; `pf_pending` as `save` gave it (the
+/// PF takes the held ping from it; the VF's REQ/ACK are the caller's to replay).
+pub(crate) fn restore(family: Family, vf: &PciDev, ctx: &PfCtx, pf_pending: u16) -> Result {
     let c = sys::intel_vf_mig_pf_ctx {
         abi: ctx.abi,
         flags: ctx.flags,
@@ -105,7 +120,7 @@ pub(crate) fn restore(family: Family, vf: &PciDev, ctx: &PfCtx) -> Result {
         xcast_mode: ctx.xcast_mode,
         mbx_api: ctx.mbx_api,
         num_macvlans: ctx.num_macvlans,
-        pad: 0,
+        mbx_pending: pf_pending,
         macvlans: ctx.macvlans,
     };
     table(family)?.restore(vf, &c)
@@ -114,6 +129,15 @@ pub(crate) fn restore(family: Family, vf: &PciDev, ctx: &PfCtx) -> Result {
 /// Holds the PF's mailbox service for `vf` (pending requests stay in the VF mailbox).
 pub(crate) fn quiesce(family: Family, vf: &PciDev) -> Result {
     table(family)?.quiesce(vf)
+}
+
+/// Has the PF raise `INTEL_VF_MIG_POST_*` events for `vf` (the read-to-clear bits a save
+/// consumed). Nothing to post is not a call.
+pub(crate) fn post(family: Family, vf: &PciDev, events: u32) -> Result {
+    if events == 0 {
+        return Ok(());
+    }
+    table(family)?.post(vf, events)
 }
 
 /// Services the mailbox of `vf` again, including what arrived while quiesced.

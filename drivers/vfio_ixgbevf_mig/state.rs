@@ -43,6 +43,9 @@ pub(crate) struct Inner {
     /// Queue enables that quiesce turned off (or that a resume loaded), to turn on again
     /// when the device runs.
     quiesced: Option<crate::mig::Enables>,
+    /// Mailbox events (`POST_*`) that a STOP_COPY consumed reading the VF's mailbox control;
+    /// the PF raises them again if this device runs again (an abandoned migration).
+    mbx_consumed: u32,
     /// Userspace has the device open.
     open: bool,
 }
@@ -67,6 +70,7 @@ impl Inner {
         self.disable_files();
         self.state = MigState::Running;
         self.quiesced = None;
+        self.mbx_consumed = 0;
     }
 }
 
@@ -94,6 +98,7 @@ impl State {
                     saving: None,
                     resuming: None,
                     quiesced: None,
+                    mbx_consumed: 0,
                     open: false,
                 },
                 "vfio_ixgbevf_mig::state"
@@ -203,8 +208,9 @@ fn step(
             if let Some(enables) = inner.quiesced {
                 // Forget the saved enables only once the queues run again: a failed attempt
                 // stays in RUNNING_P2P and a retry must restart exactly these queues.
-                crate::mig::unquiesce(dev, enables)?;
+                crate::mig::unquiesce(dev, enables, inner.mbx_consumed)?;
                 inner.quiesced = None;
+                inner.mbx_consumed = 0;
             }
             Ok(None)
         }
@@ -217,11 +223,19 @@ fn step(
             let quiesced = inner.quiesced.unwrap_or_default();
             let file = if append {
                 let (file, _) = inner.saving.as_ref().ok_or(EINVAL)?;
-                file.append(|buf, used| crate::mig::stop_copy(dev, quiesced, buf, used))?;
+                let mut consumed = 0;
+                file.append(|buf, used| {
+                    let saved = crate::mig::stop_copy(dev, quiesced, buf, used)?;
+                    consumed = saved.consumed;
+                    Ok(saved.len)
+                })?;
+                inner.mbx_consumed |= consumed;
                 None
             } else {
                 let (mut buf, n) = crate::mig::initial(dev)?;
-                let len = crate::mig::stop_copy(dev, quiesced, &mut buf, n)?;
+                let saved = crate::mig::stop_copy(dev, quiesced, &mut buf, n)?;
+                inner.mbx_consumed |= saved.consumed;
+                let len = saved.len;
                 let file =
                     MigFile::new_save(data, &dev.data().state.epoch, inner.epoch, buf, len, false)?;
                 Some(open_file(&mut inner.saving, file, false)?)
@@ -243,6 +257,8 @@ fn step(
             match crate::mig::load(dev, &stream) {
                 Ok(enables) => {
                     inner.quiesced = Some(enables);
+                    // The loaded mailbox replaced whatever an earlier save of this VF read.
+                    inner.mbx_consumed = 0;
                     data.stats.inc(Counter::ResumeCount);
                     Ok(None)
                 }

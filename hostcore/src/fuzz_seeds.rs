@@ -287,7 +287,8 @@ pub fn seeds() -> Vec<(&'static str, Vec<Seed>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pure::testing::dirty::{fuzz_dirty_set, fuzz_ring_walk};
+    use crate::pure::testing::dirty::fuzz_ring_walk;
+    use crate::pure::testing::dirty::set::fuzz_dirty_set;
     use crate::pure::testing::mig::fuzz_stream_decode;
 
     #[test]

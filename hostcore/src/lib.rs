@@ -30,9 +30,12 @@
     clippy::unnecessary_safety_doc,
     clippy::float_arithmetic
 )]
+// `len_without_is_empty`: the kernel build (where `pure` is private) reports dead code, and
+// an `is_empty` that no caller uses would be dead there.
 #![allow(
     clippy::collapsible_if,
     clippy::collapsible_match,
+    clippy::len_without_is_empty,
     clippy::needless_lifetimes,
     clippy::uninlined_format_args,
     clippy::unwrap_or_default

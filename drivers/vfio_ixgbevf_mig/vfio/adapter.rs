@@ -119,9 +119,9 @@ impl<T: VariantDriver> Adapter<T> {
         init: Some(Self::init),
         release: Some(Self::release),
         bind_iommufd: Some(sys::vfio_iommufd_physical_bind),
-        unbind_iommufd: Some(sys::vfio_iommufd_physical_unbind),
-        attach_ioas: Some(sys::vfio_iommufd_physical_attach_ioas),
-        detach_ioas: Some(sys::vfio_iommufd_physical_detach_ioas),
+        unbind_iommufd: Some(Self::unbind_iommufd),
+        attach_ioas: Some(Self::attach_ioas),
+        detach_ioas: Some(Self::detach_ioas),
         open_device: Some(Self::open_device),
         close_device: Some(Self::close_device),
         read: Some(Self::read),
@@ -219,6 +219,39 @@ impl<T: VariantDriver> Adapter<T> {
         unsafe { ptr::drop_in_place(addr_of_mut!((*dev).data)) };
         // SAFETY: undoes `vfio_pci_core_init_dev`; the core frees the memory afterwards.
         unsafe { sys::vfio_pci_core_release_dev(vdev) };
+    }
+
+    /// `vfio_device_ops.attach_ioas`: the core's, plus the device's own IOAS access for
+    /// [`DmaView`](super::device::DmaView) reads.
+    ///
+    /// # Safety
+    ///
+    /// Only the VFIO core calls this, through [`Self::OPS`], with a `vfio_device` this adapter
+    /// allocated in `probe`, under its device set lock, and a valid `pt_id`.
+    unsafe extern "C" fn attach_ioas(vdev: *mut sys::vfio_device, pt_id: *mut u32) -> c_int {
+        // SAFETY: as in `open_device`; the caller holds the device set lock, which the slot
+        // needs, and `pt_id` is valid for the call.
+        unsafe { sys::mig_attach_ioas(vdev, pt_id, Device::<T>::from_vdev(vdev).core.dma_slot()) }
+    }
+
+    /// `vfio_device_ops.detach_ioas`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::attach_ioas`].
+    unsafe extern "C" fn detach_ioas(vdev: *mut sys::vfio_device) {
+        // SAFETY: as in `attach_ioas`.
+        unsafe { sys::mig_detach_ioas(vdev, Device::<T>::from_vdev(vdev).core.dma_slot()) }
+    }
+
+    /// `vfio_device_ops.unbind_iommufd` (the core detaches without calling `detach_ioas`).
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::attach_ioas`].
+    unsafe extern "C" fn unbind_iommufd(vdev: *mut sys::vfio_device) {
+        // SAFETY: as in `attach_ioas`.
+        unsafe { sys::mig_unbind_iommufd(vdev, Device::<T>::from_vdev(vdev).core.dma_slot()) }
     }
 
     /// `vfio_device_ops.open_device` trampoline.

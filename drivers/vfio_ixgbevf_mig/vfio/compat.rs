@@ -3,9 +3,10 @@
 //! The one place that knows which kernel the module is built against.
 //!
 //! The driver body is the same on 6.12 and 7.3; what differs between the two kernels' `kernel`
-//! crate and VFIO core is answered here, by `compat/k6_12.rs` or `compat/k7_3.rs` (same items,
-//! same signatures). Kbuild picks the file from the kernel's version (`--cfg mig_k7_3` for
-//! 7.x), so no other file carries a kernel `cfg`. docs/kernels.md lists the differences.
+//! crate and VFIO core is answered here, by `compat/k6_12.rs` + `compat/k6_12_ops.rs` or
+//! `compat/k7_3.rs` + `compat/k7_3_ops.rs` (same items, same signatures). Kbuild picks the
+//! files from the kernel's version (`--cfg mig_k7_3` for 7.x), so no other file carries a
+//! kernel `cfg`. docs/kernels.md lists the differences.
 //!
 //! Both sides provide:
 //! - `mig_module!`: `module!` with this crate's fields (6.12 `author:`, 7.3 `authors: [..]`).
@@ -31,5 +32,13 @@ mod imp;
 #[cfg(mig_k7_3)]
 #[path = "compat/k7_3.rs"]
 mod imp;
+// The `impl Adapter<T>` half (no items to re-export): apart, so that nothing `adapter.rs`
+// imports from here imports `adapter.rs` back.
+#[cfg(not(mig_k7_3))]
+#[path = "compat/k6_12_ops.rs"]
+mod ops;
+#[cfg(mig_k7_3)]
+#[path = "compat/k7_3_ops.rs"]
+mod ops;
 
 pub(crate) use imp::*;

@@ -39,13 +39,23 @@ fn to_count(ret: isize) -> Result<isize> {
 /// # Invariants
 ///
 /// The wrapped struct lives inside a [`Device`] allocated by `_vfio_alloc_device` and has been
-/// initialised by `vfio_pci_core_init_dev`.
-#[repr(transparent)]
-pub(crate) struct CoreDevice(Opaque<sys::vfio_pci_core_device>);
+/// initialised by `vfio_pci_core_init_dev`; `dma` was zeroed by the allocation (no access)
+/// and is only touched under the device set lock (`helpers.c`).
+#[repr(C)]
+pub(crate) struct CoreDevice {
+    dev: Opaque<sys::vfio_pci_core_device>,
+    /// The driver's own access to the device's IOAS (iommufd), for [`DmaView`].
+    dma: Opaque<sys::mig_dma_slot>,
+}
 
 impl CoreDevice {
     fn as_raw(&self) -> *mut sys::vfio_pci_core_device {
-        self.0.get()
+        self.dev.get()
+    }
+
+    /// The IOAS access slot, for the C helpers that keep it under the device set lock.
+    pub(super) fn dma_slot(&self) -> *mut sys::mig_dma_slot {
+        self.dma.get()
     }
 
     fn vdev(&self) -> *mut sys::vfio_device {
@@ -253,11 +263,13 @@ impl CoreDevice {
 }
 
 impl DmaView<'_> {
-    /// Whether the device's DMA goes through a paging IOMMU domain (the only kind whose
-    /// mappings can be read back).
-    pub(crate) fn paging(&self) -> bool {
-        // SAFETY: valid device; the device set lock keeps its domain attached.
-        unsafe { sys::mig_dma_view_paging(self.core.as_raw()) }
+    /// Whether the device's DMA view can be read back safely: a paging IOMMU domain, and
+    /// with iommufd the driver's access to the device's IOAS (none when the device was
+    /// attached to a HWPT id).
+    pub(crate) fn readable(&self) -> bool {
+        // SAFETY: valid device; the device set lock (held) keeps its domain attached and
+        // protects the slot.
+        unsafe { sys::mig_dma_view_readable(self.core.as_raw(), self.core.dma_slot()) }
     }
 
     /// Whether a read since the view was taken could not be done safely.
@@ -285,7 +297,13 @@ impl GuestMem for DmaView<'_> {
             // SAFETY: the device is open and the device set lock is held (type invariant);
             // `dst` is valid for `chunk` bytes, within a page.
             let ret = unsafe {
-                sys::mig_read_iova(self.core.as_raw(), at, dst.as_mut_ptr().cast(), chunk)
+                sys::mig_read_iova(
+                    self.core.as_raw(),
+                    self.core.dma_slot(),
+                    at,
+                    dst.as_mut_ptr().cast(),
+                    chunk,
+                )
             };
             match ret {
                 0 => {}

@@ -61,6 +61,13 @@ impl PfTable {
         to_result(unsafe { quiesce(vf.as_raw()) })
     }
 
+    /// `post`: raise `INTEL_VF_MIG_POST_*` events in `vf`'s mailbox control.
+    pub(crate) fn post(&self, vf: &PciDev, events: u32) -> Result {
+        let post = self.ops().post.ok_or_else(eopnotsupp)?;
+        // SAFETY: `vf` is a VF bound to us; `events` is plain data the PF checks.
+        to_result(unsafe { post(vf.as_raw(), events) })
+    }
+
     /// `unquiesce`: service `vf`'s mailbox again.
     pub(crate) fn unquiesce(&self, vf: &PciDev) -> Result {
         let unquiesce = self.ops().unquiesce.ok_or_else(eopnotsupp)?;

@@ -7,14 +7,14 @@
 //! ranges, no report misses a dirty page or leaves its window, invalid windows are refused
 //! without effect, and the set is exact until it runs out of storage.
 //!
-//! The body lives in the core (`pure::testing::dirty::fuzz_dirty_set`) so that a plain
+//! The body lives in the core (`pure::testing::dirty::set::fuzz_dirty_set`) so that a plain
 //! `cargo test` runs it on pseudo-random inputs too. Run with `scripts/fuzz.sh dirty_set`
 //! (`make fuzz` runs every target; seeds in `fuzz/seeds/dirty_set/`).
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vfio_ixgbevf_mig_core::pure::testing::dirty::fuzz_dirty_set;
+use vfio_ixgbevf_mig_core::pure::testing::dirty::set::fuzz_dirty_set;
 
 fuzz_target!(|data: &[u8]| {
     fuzz_dirty_set(data);

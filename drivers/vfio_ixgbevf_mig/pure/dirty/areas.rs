@@ -33,6 +33,7 @@ fn ring_range(base: u64, len: u32) -> Option<Span> {
 }
 
 /// RX descriptor write-back area of a queue: its whole ring.
+#[cfg(any(test, feature = "testing"))]
 pub fn rx_ring_range(rdba: u64, rdlen: u32) -> Option<Span> {
     ring_range(rdba, rdlen)
 }

@@ -83,6 +83,15 @@ const DESCS: u8 = 8;
 /// IOVA of the ring (page 0 of the logged range); the guest's buffers follow page by page.
 const RING: u64 = 0x10_0000;
 const PAGE: u64 = 4096;
+
+/// The model page (0..64) holding `iova`, or `u8::MAX` outside the model's memory; shared
+/// by the model, the precise protocol and the trace printer.
+fn page_of(iova: u64) -> u8 {
+    iova.checked_sub(RING)
+        .map(|o| o / PAGE)
+        .filter(|&p| p < 64)
+        .map_or(u8::MAX, |p| p as u8)
+}
 /// Advanced one-buffer descriptors, 2 KiB packet buffers: one page per buffer.
 const SRRCTL: u32 = 0x0200_0002;
 /// A written-back descriptor: packet type and RSS hash (no address in the logged range),

@@ -243,11 +243,13 @@ impl<'a> LogRanges<'a> {
     }
 
     /// Number of ranges.
+    #[cfg(any(test, feature = "testing"))]
     pub fn len(&self) -> usize {
         self.ranges.len()
     }
 
     /// Whether there are no ranges (never, for a started set).
+    #[cfg(any(test, feature = "testing"))]
     pub fn is_empty(&self) -> bool {
         self.ranges.is_empty()
     }
@@ -258,23 +260,27 @@ impl<'a> LogRanges<'a> {
     }
 
     /// log2 of the page size.
+    #[cfg(any(test, feature = "testing"))]
     pub fn page_shift(&self) -> u32 {
         self.shift
     }
 
     /// Range `index` as bytes.
+    #[cfg(any(test, feature = "testing"))]
     pub fn get(&self, index: usize) -> Option<Span> {
         let shift = self.shift;
         self.ranges.get(index).map(|e| to_span(*e, shift))
     }
 
     /// All ranges, ascending.
+    #[cfg(any(test, feature = "testing"))]
     pub fn iter(&self) -> impl Iterator<Item = Span> + 'a {
         let shift = self.shift;
         self.ranges.iter().map(move |e| to_span(*e, shift))
     }
 
     /// `(range index, page index inside the range)` of the page holding `iova`.
+    #[cfg(any(test, feature = "testing"))]
     pub fn locate(&self, iova: u64) -> Option<(usize, u64)> {
         let page = iova >> self.shift;
         let i = index_of(self.ranges, page)?;
@@ -300,6 +306,7 @@ impl<'a> LogRanges<'a> {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 fn to_span(e: Extent, shift: u32) -> Span {
     // No bits are lost: both ends came from IOVAs that fit in 64 bits.
     Span {

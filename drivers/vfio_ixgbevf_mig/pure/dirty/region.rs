@@ -9,6 +9,7 @@
 //! `dirty_tracking` module parameter), never switched on later. `mmap` of a range that covers
 //! a trapped page is refused, or the trap could be bypassed.
 
+use crate::pure::bytes::{NoSpace, Writer};
 use crate::pure::hw::pages::PageSet;
 use crate::pure::hw::regs::BAR0_PAGE_SIZE;
 
@@ -36,22 +37,38 @@ const fn region_offset(index: u32) -> u64 {
     (index as u64) << crate::pure::dirty::access::OFFSET_SHIFT
 }
 
-fn put_u16(out: &mut [u8], at: usize, v: u16) {
-    if let Some(d) = out.get_mut(at..at + 2) {
-        d.copy_from_slice(&v.to_le_bytes());
+/// Writes a reply into `out`: `struct vfio_region_info` (`argsz`, `flags`, `index` 0,
+/// `cap_offset`, `size`, `offset`), then, given `areas`, the sparse-mmap capability right
+/// after it.
+fn write_reply(
+    out: &mut [u8],
+    argsz: u32,
+    flags: u32,
+    cap_offset: u32,
+    bar_len: u64,
+    areas: Option<&[(u64, u64)]>,
+) -> Result<(), NoSpace> {
+    let mut w = Writer::new(out);
+    w.u32(argsz)?;
+    w.u32(flags)?;
+    w.u32(0)?;
+    w.u32(cap_offset)?;
+    w.u64(bar_len)?;
+    w.u64(region_offset(0))?;
+    if let Some(areas) = areas {
+        // Header {id, version 1, next 0}, nr_areas, reserved, then {offset, size} per area.
+        w.u16(CAP_SPARSE_MMAP)?;
+        w.u16(1)?;
+        w.u32(0)?;
+        // CAST: at most MAX_AREAS areas.
+        w.u32(areas.len() as u32)?;
+        w.u32(0)?;
+        for &(off, len) in areas {
+            w.u64(off)?;
+            w.u64(len)?;
+        }
     }
-}
-
-fn put_u32(out: &mut [u8], at: usize, v: u32) {
-    if let Some(d) = out.get_mut(at..at + 4) {
-        d.copy_from_slice(&v.to_le_bytes());
-    }
-}
-
-fn put_u64(out: &mut [u8], at: usize, v: u64) {
-    if let Some(d) = out.get_mut(at..at + 8) {
-        d.copy_from_slice(&v.to_le_bytes());
-    }
+    Ok(())
 }
 
 /// Builds the `VFIO_DEVICE_GET_REGION_INFO` reply for BAR0 (`index` 0) of `bar_len` bytes
@@ -96,6 +113,7 @@ pub fn bar0_info(
     let mut copy = REGION_INFO_LEN;
     let mut cap_offset = 0;
     let mut reply_argsz = argsz;
+    let mut cap = None;
     if caps_len > 0 {
         flags |= FLAG_CAPS;
         if (argsz as usize) < needed {
@@ -105,24 +123,11 @@ pub fn bar0_info(
             // CAST: REGION_INFO_LEN is 32.
             cap_offset = REGION_INFO_LEN as u32;
             copy = needed;
-            let c = REGION_INFO_LEN;
-            put_u16(&mut out, c, CAP_SPARSE_MMAP);
-            put_u16(&mut out, c + 2, 1);
-            put_u32(&mut out, c + 4, 0);
-            // CAST: n <= MAX_AREAS.
-            put_u32(&mut out, c + 8, n as u32);
-            for (i, &(off, len)) in areas.iter().take(n).enumerate() {
-                put_u64(&mut out, c + CAP_HEADER_LEN + i * AREA_LEN, off);
-                put_u64(&mut out, c + CAP_HEADER_LEN + i * AREA_LEN + 8, len);
-            }
+            cap = areas.get(..n);
         }
     }
-    put_u32(&mut out, 0, reply_argsz);
-    put_u32(&mut out, 4, flags);
-    put_u32(&mut out, 8, 0);
-    put_u32(&mut out, 12, cap_offset);
-    put_u64(&mut out, 16, bar_len);
-    put_u64(&mut out, 24, region_offset(0));
+    // Cannot fail: the reply is at most MAX_REPLY_LEN bytes, the size of `out`.
+    let _ = write_reply(&mut out, reply_argsz, flags, cap_offset, bar_len, cap);
     (out, copy)
 }
 

@@ -147,6 +147,7 @@ pub const fn slots_storage(queues: u8) -> usize {
 }
 
 /// Entries for every queue of any supported VF.
+#[cfg(any(test, feature = "testing"))]
 pub const SLOTS_STORAGE: usize = slots_storage(MAX_QUEUES);
 
 impl<S: DerefMut<Target = [Posted]>> Slots<S> {
@@ -222,6 +223,7 @@ impl<S: DerefMut<Target = [Posted]>> Slots<S> {
     /// [`RxRing::owned_walks`] returns: the descriptors the device may still write). Those
     /// descriptors were written back since they were recorded, so their buffers were written,
     /// and so were the descriptors (the only ring writes of a tracked ring).
+    #[cfg(any(test, feature = "testing"))]
     pub fn retire_done<K: DirtySink + ?Sized>(
         &mut self,
         q: u8,

@@ -27,6 +27,7 @@ pub enum Family {
 
 impl Family {
     /// Every family, in a fixed order.
+    #[cfg(any(test, feature = "testing"))]
     pub const ALL: [Family; 2] = [Family::Ixgbe, Family::Igb];
 
     /// Short name for logs.

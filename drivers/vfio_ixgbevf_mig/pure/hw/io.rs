@@ -11,9 +11,13 @@
 //!
 //! [`BAR0_SIZE`]: super::regs::BAR0_SIZE
 
+#[cfg(any(test, feature = "testing"))]
 use crate::pure::hw::family::VfModel;
+#[cfg(any(test, feature = "testing"))]
 use crate::pure::hw::fields::{DevRegister, QueueRegister, Register};
-use crate::pure::hw::regs::{RegError, RegOffset};
+#[cfg(any(test, feature = "testing"))]
+use crate::pure::hw::regs::RegError;
+use crate::pure::hw::regs::RegOffset;
 
 /// 32-bit register access to a VF's BAR0.
 pub trait RegIo {
@@ -24,6 +28,7 @@ pub trait RegIo {
     fn write32(&self, offset: RegOffset, value: u32);
 
     /// Reads a typed register.
+    #[cfg(any(test, feature = "testing"))]
     fn read<R: Register>(&self, offset: RegOffset) -> R
     where
         Self: Sized,
@@ -32,6 +37,7 @@ pub trait RegIo {
     }
 
     /// Writes a typed register.
+    #[cfg(any(test, feature = "testing"))]
     fn write<R: Register>(&self, offset: RegOffset, value: R)
     where
         Self: Sized,
@@ -40,6 +46,7 @@ pub trait RegIo {
     }
 
     /// Reads a typed per-queue register of `queue`, checked against the model's queues.
+    #[cfg(any(test, feature = "testing"))]
     fn read_queue<R: QueueRegister>(&self, model: &VfModel, queue: u8) -> Result<R, RegError>
     where
         Self: Sized,
@@ -48,6 +55,7 @@ pub trait RegIo {
     }
 
     /// Writes a typed per-queue register of `queue`, checked against the model's queues.
+    #[cfg(any(test, feature = "testing"))]
     fn write_queue<R: QueueRegister>(
         &self,
         model: &VfModel,
@@ -62,6 +70,7 @@ pub trait RegIo {
     }
 
     /// Reads a typed device-wide register.
+    #[cfg(any(test, feature = "testing"))]
     fn read_dev<R: DevRegister>(&self, model: &VfModel) -> Result<R, RegError>
     where
         Self: Sized,

@@ -53,6 +53,7 @@ impl PageSet {
     }
 
     /// Number of pages in the set.
+    #[cfg(any(test, feature = "testing"))]
     pub fn len(&self) -> usize {
         // CAST: at most 8, lossless.
         self.bits.count_ones() as usize
@@ -64,6 +65,7 @@ impl PageSet {
     }
 
     /// Offsets of the pages in the set, ascending.
+    #[cfg(any(test, feature = "testing"))]
     pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
         (0..BAR0_PAGES)
             .filter(move |p| self.bits & (1 << p) != 0)

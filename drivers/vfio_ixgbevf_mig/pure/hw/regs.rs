@@ -33,6 +33,7 @@ pub const RETA_WORDS: u8 = 16;
 
 /// Bits of the mailbox register that a read clears: PFSTS, PFACK and RSTD
 /// (`E1000_V2PMAILBOX_R2C_BITS`, `IXGBE_VFMAILBOX_R2C_BITS`).
+#[cfg(any(test, feature = "testing"))]
 pub const MAILBOX_READ_CLEARS: u32 = 0xB0;
 
 /// BAR0 offset of a 32-bit register.
@@ -69,6 +70,7 @@ impl RegOffset {
     }
 
     /// Offset of the [`BAR0_PAGE_SIZE`] page holding the register.
+    #[cfg(any(test, feature = "testing"))]
     pub const fn page(self) -> u32 {
         self.0 & !(BAR0_PAGE_SIZE - 1)
     }
@@ -82,6 +84,7 @@ impl fmt::Display for RegOffset {
 
 /// How a register behaves on access; what save and restore must respect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg(any(test, feature = "testing"))]
 pub enum AccessMode {
     /// Reads return what was written.
     ReadWrite,
@@ -195,6 +198,7 @@ impl Reg {
     }
 
     /// Access behaviour (igbvf `regs.h` comments, both `mbx.h` files).
+    #[cfg(any(test, feature = "testing"))]
     pub const fn access(self) -> AccessMode {
         match self {
             Reg::Status => AccessMode::ReadOnly,

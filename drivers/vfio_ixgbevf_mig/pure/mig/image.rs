@@ -9,26 +9,26 @@
 //! | [`TAG_DEV_REGS`] | `n_eitr u8, n_ivar u8, rss u8, 0 u8, EIMS, EIAC, EIAM, EITR[n_eitr], IVAR[n_ivar], IVAR_MISC, PSRTYPE` and, if `rss`, `VFMRQC, VFRSSRK[10], VFRETA[16]` | 40 (igb), 52 (82599/X540), 160 (X550+) |
 //! | [`TAG_RX_QUEUE`]` \| q` | `RDBAL, RDBAH, RDLEN, RDH, RDT, RXDCTL, SRRCTL, DCA_RXCTRL` | 32 |
 //! | [`TAG_TX_QUEUE`]` \| q` | `TDBAL, TDBAH, TDLEN, TDH, TDT, TXDCTL, TDWBAL, TDWBAH, DCA_TXCTRL` | 36 |
-//! | [`TAG_MAILBOX`] | `flags u32 (bit 0: ctrl valid), ctrl u32, MBMEM[16]` | 72 |
+//! | [`TAG_MAILBOX`] | `flags u32 (bit 0: ctrl valid; bits 1-3: the PF's pending REQ, ACK, PING), ctrl u32, MBMEM[16]` | 72 |
 //! | [`TAG_PF_CTX`] | [`PfCtx`], field by field | 264 |
 //!
 //! Every record is mandatory and required. Whole stream sizes ([`stream_len`]): 82576 VF
 //! 628 bytes, I350 VF 544, 82599/X540 VF 1144, X550 and later VFs 1252; the PRE_COPY
-//! initial data is [`INITIAL_LEN`] (48) of those, the rest is [`stop_copy_len`].
+//! initial data is [`INITIAL_LEN`] (48) of those, the rest comes in STOP_COPY.
 
+use crate::pure::bytes::{Reader, Writer};
 use crate::pure::hw::family::VfModel;
 use crate::pure::hw::regs::{Reg, MBX_WORDS, RETA_WORDS, RSS_KEY_WORDS};
 use crate::pure::mig::check::validate;
 use crate::pure::mig::pfctx::{PfCtx, PF_CTX_LEN};
 use crate::pure::mig::regio::StateError;
-use crate::pure::mig::vfstate::{DevRegs, MailboxRegs, RxRegs, TxRegs, VfState};
+use crate::pure::mig::vfstate::{DevRegs, MailboxRegs, RxRegs, TxRegs, VfState, PF_PENDING_ALL};
 use crate::pure::stream::decode::{decode, Decoded};
 use crate::pure::stream::error::StreamError;
 use crate::pure::stream::format::{
     record_len, Compat, Encoder, Header, END_LEN, FLAG_MANDATORY, INITIAL_LEN, TAG_COMPAT,
     TAG_DEV_REGS, TAG_MAILBOX, TAG_PF_CTX, TAG_RX_QUEUE, TAG_TX_QUEUE,
 };
-use crate::pure::stream::wire::{Reader, Writer};
 
 /// RX queue record payload length.
 pub const RX_LEN: usize = 8 * 4;
@@ -38,6 +38,10 @@ pub const TX_LEN: usize = 9 * 4;
 pub const MBX_LEN: usize = 8 + 4 * MBX_WORDS as usize;
 /// Mailbox record flag: the control word is valid.
 const MBX_CTRL_VALID: u32 = 1;
+/// Mailbox record flags: [`MailboxRegs::pf_pending`] from this bit up. Streams without
+/// pending events leave them zero, so older destinations still load them; one with events
+/// is refused by a destination that could not replay them.
+const MBX_PF_PENDING_SHIFT: u32 = 1;
 
 /// Device register record payload length for `model`.
 pub const fn dev_len(model: &VfModel) -> usize {
@@ -59,13 +63,6 @@ pub const fn stream_len(model: &VfModel) -> usize {
         + record_len(MBX_LEN)
         + record_len(PF_CTX_LEN)
         + END_LEN
-}
-
-/// Bytes the saving file still produces after the PRE_COPY initial data: what
-/// `VFIO_DEVICE_FEATURE_MIG_DATA_SIZE` reports once the initial data was read (before that,
-/// [`stream_len`]).
-pub const fn stop_copy_len(model: &VfModel) -> usize {
-    stream_len(model) - INITIAL_LEN
 }
 
 /// Writes the PRE_COPY initial data (header and compat record) into `buf`; returns
@@ -98,6 +95,7 @@ pub fn write_stop_copy(
 }
 
 /// Writes a whole stream (initial data, records, end) into `buf`; returns its length.
+#[cfg(any(test, feature = "testing"))]
 pub fn write_stream(
     buf: &mut [u8],
     model: &VfModel,
@@ -109,7 +107,8 @@ pub fn write_stream(
 }
 
 fn put_all(w: &mut Writer<'_>, values: &[u32]) -> Result<(), StreamError> {
-    values.iter().try_for_each(|&v| w.u32(v))
+    values.iter().try_for_each(|&v| w.u32(v))?;
+    Ok(())
 }
 
 /// Appends the state's records (everything between the compat and the end record). The
@@ -187,7 +186,8 @@ pub fn encode(
             Some(c) => (MBX_CTRL_VALID, c),
             None => (0, 0),
         };
-        put_all(w, &[flags, ctrl])?;
+        let pending = u32::from(state.mbx.pf_pending & PF_PENDING_ALL) << MBX_PF_PENDING_SHIFT;
+        put_all(w, &[flags | pending, ctrl])?;
         put_all(w, &state.mbx.words)
     })?;
     enc.record_with(TAG_PF_CTX, FLAG_MANDATORY, |w| pf.write(w))
@@ -251,13 +251,18 @@ fn parse_words<const N: usize>(p: &[u8]) -> Option<[u32; N]> {
 fn parse_mailbox(p: &[u8]) -> Option<MailboxRegs> {
     let mut r = Reader::new(p);
     let (flags, ctrl) = (r.u32()?, r.u32()?);
-    let ctrl = match flags {
+    let pf_pending = u16::try_from(flags >> MBX_PF_PENDING_SHIFT).ok()?;
+    if pf_pending & !PF_PENDING_ALL != 0 {
+        return None;
+    }
+    let ctrl = match flags & MBX_CTRL_VALID {
         MBX_CTRL_VALID => Some(ctrl),
-        0 if ctrl == 0 => None,
+        _ if ctrl == 0 => None,
         _ => return None,
     };
     let mut m = MailboxRegs {
         ctrl,
+        pf_pending,
         ..MailboxRegs::default()
     };
     take_all(&mut r, &mut m.words)?;
@@ -366,6 +371,8 @@ mod tests {
             let stopped = quiesce(&src, &m, &mut || {}).unwrap();
             let mut state = save(&src, &m, stopped).unwrap();
             save_mailbox_ctrl(&src, &m, &mut state).unwrap();
+            // What the source PF had latched travels in the mailbox record.
+            state.mbx.pf_pending = PF_PENDING_ALL;
             let mut buf = vec![0u8; 4096];
             let used = write_initial(&mut buf, &m).unwrap();
             let n = write_stop_copy(&mut buf, used, &m, &state, &sample_pf()).unwrap();
@@ -397,7 +404,7 @@ mod tests {
     fn stream_sizes_per_model() {
         let sizes: Vec<(u16, usize, usize)> = SUPPORTED
             .iter()
-            .map(|m| (m.device, stream_len(m), stop_copy_len(m)))
+            .map(|m| (m.device, stream_len(m), stream_len(m) - INITIAL_LEN))
             .collect();
         assert_eq!(
             sizes,
@@ -481,7 +488,8 @@ mod tests {
             load(&buf[..n], &m),
             Err(LoadError::State(StateError::PfCtx("vlans")))
         );
-        // The mailbox flags word allows only bit 0, and a zero ctrl without it.
+        // The mailbox flags word: bit 0 (ctrl valid; a zero ctrl without it) and the PF's
+        // three pending events above it, nothing else.
         assert_eq!(parse_mailbox(&[0; MBX_LEN]), Some(MailboxRegs::default()));
         let mut mb = [0u8; MBX_LEN];
         mb[4] = 1;
@@ -489,6 +497,16 @@ mod tests {
         mb[0] = 2;
         assert_eq!(parse_mailbox(&mb), None);
         assert_eq!(parse_mailbox(&mb[..MBX_LEN - 1]), None);
+        mb[4] = 0;
+        mb[0] = 0b1110;
+        let pending = parse_mailbox(&mb).unwrap();
+        assert_eq!(pending.pf_pending, PF_PENDING_ALL);
+        assert_eq!(pending.ctrl, None);
+        mb[0] = 0b1_0000;
+        assert_eq!(parse_mailbox(&mb), None);
+        mb[0] = 0;
+        mb[3] = 0x80;
+        assert_eq!(parse_mailbox(&mb), None);
         // Device registers: counts must match the model.
         let mut d = vec![0u8; dev_len(&m)];
         d[0] = 3;

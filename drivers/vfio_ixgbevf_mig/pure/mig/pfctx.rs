@@ -13,9 +13,9 @@
 //! C counterparts: `struct intel_vf_mig_pf_ctx`; `struct vf_data_storage` in `igb/igb.h` and
 //! `ixgbe/ixgbe.h`, where the limits below come from, and `ixgbe_mbx.h`.
 
+use crate::pure::bytes::{Reader, Writer};
 use crate::pure::mig::regio::StateError;
 use crate::pure::stream::error::StreamError;
-use crate::pure::stream::wire::{Reader, Writer};
 
 /// `PfCtx::abi` this code understands.
 pub const PF_CTX_ABI: u32 = 1;

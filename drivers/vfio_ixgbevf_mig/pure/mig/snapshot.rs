@@ -21,8 +21,9 @@
 //!   it. [`save_mailbox_ctrl`] reads it once when the guest is frozen for good and keeps the
 //!   consumed bits in the state ([`MailboxRegs::pending_events`]) so that the shell can have
 //!   the PF re-post them (on the destination, or on the source if the migration is
-//!   abandoned). Only `VFU` (the VF's buffer lock) is written back: `REQ` and `ACK` were
-//!   already delivered to the source PF, whose context travels in the PF record.
+//!   abandoned). `VFU` (the VF's buffer lock) is written back, and `REQ`/`ACK` if the
+//!   source PF had them latched unanswered ([`MailboxRegs::replay_ctrl`]); the
+//!   destination VF's own read-to-clear bits are dropped first.
 //! - `CTRL` (writing `RST` resets the VF), `STATUS` (read-only), `EICS`/`EIMC` (write-only).
 //!
 //! Queue enables: [`super::quiesce::quiesce`] (RUNNING → RUNNING_P2P) returns the
@@ -227,14 +228,28 @@ fn restore_dev(io: &dyn RegIo, model: &VfModel, d: &DevRegs) -> Result<(), State
 }
 
 fn restore_mailbox(io: &dyn RegIo, model: &VfModel, m: &MailboxRegs) -> Result<(), StateError> {
-    // Re-take the buffer lock the guest held; REQ/ACK were already delivered at the source.
-    if let Some(ctrl) = m.ctrl {
-        if Mailbox::from_raw(ctrl).vfu() {
-            let vfu = Mailbox::default().with_vfu(true);
-            wr(io, model, RegRef::dev(Reg::Mailbox), vfu.into_raw())?;
-        }
+    let ctrl = RegRef::dev(Reg::Mailbox);
+    // Drop this VF's own read-to-clear events (RSTD of the reset that opened it, a PF
+    // message sent before the PF was quiesced): they are not the guest's. The guest's
+    // come back through the PF's `post` op ([`MailboxRegs::post_events`]).
+    rd(io, model, ctrl)?;
+    // Re-take the buffer lock the guest held before touching the memory ...
+    let replay = m.replay_ctrl();
+    if replay.vfu() {
+        wr(
+            io,
+            model,
+            ctrl,
+            Mailbox::default().with_vfu(true).into_raw(),
+        )?;
     }
-    write_array(io, model, Reg::MbMem, &m.words)
+    write_array(io, model, Reg::MbMem, &m.words)?;
+    // ... then raise what the source PF had latched, as the guest once did: the quiesced
+    // PF latches it in turn and answers at unquiesce.
+    if replay.req() || replay.ack() {
+        wr(io, model, ctrl, replay.into_raw())?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -346,6 +361,40 @@ mod tests {
         for r in [Reg::Ctrl, Reg::Eicr, Reg::Status] {
             assert!(!writes.contains(&off(&m, RegRef::dev(r))), "{}", r.name());
         }
+    }
+
+    #[test]
+    fn restore_replays_the_mailbox_events_of_the_source() {
+        use crate::pure::mig::vfstate::{PF_PENDING_PING, PF_PENDING_VF_REQ, POST_ACK, POST_STS};
+        let m = model(0x10CA);
+        let mbx = m.regs().reg(Reg::Mailbox, 0).unwrap();
+        let mb0 = m.regs().reg(Reg::MbMem, 0).unwrap();
+        let mut state = sample_state(&m);
+        // The guest held the buffer, its request sat latched in the source PF, and the
+        // save consumed a PF message and an ack.
+        state.mbx.ctrl = Some(0x34);
+        state.mbx.pf_pending = PF_PENDING_VF_REQ | PF_PENDING_PING;
+        assert_eq!(state.mbx.post_events(), POST_STS | POST_ACK);
+        let bar = FakeBar::new(m.regs());
+        // The destination's own reset left RSTD behind: not the guest's.
+        bar.poke(mbx, 0x80);
+        restore(&bar, &m, &state, &mut || {}).unwrap();
+        assert_eq!(bar.peek(mbx), 0x05, "VFU kept, REQ raised, RSTD dropped");
+        let log = bar.log.borrow();
+        let writes: Vec<(u32, u32)> = log.iter().filter(|a| a.2).map(|a| (a.0, a.1)).collect();
+        let (mbx_o, mb0_o) = (mbx.get(), mb0.get());
+        let first = writes.iter().position(|w| *w == (mbx_o, 0x04)).unwrap();
+        let memory = writes.iter().position(|w| w.0 == mb0_o).unwrap();
+        let raise = writes.iter().position(|w| *w == (mbx_o, 0x05)).unwrap();
+        assert!(first < memory && memory < raise, "lock, memory, then REQ");
+        // Nothing latched, no buffer held: the control register is only read.
+        drop(log);
+        let mut quiet = sample_state(&m);
+        quiet.mbx.ctrl = Some(0);
+        let bar = FakeBar::new(m.regs());
+        restore(&bar, &m, &quiet, &mut || {}).unwrap();
+        assert!(!bar.log.borrow().iter().any(|a| a.2 && a.0 == mbx.get()));
+        assert_eq!(quiet.mbx.post_events(), 0);
     }
 
     #[test]

@@ -89,24 +89,63 @@ pub struct TxRegs {
     pub dca_txctrl: u32,
 }
 
-/// Mailbox memory and, if read, the control register.
+/// [`MailboxRegs::pf_pending`]: the VF raised a request the quiesced PF left latched
+/// (`INTEL_VF_MIG_MBX_VF_REQ`).
+pub const PF_PENDING_VF_REQ: u16 = 1 << 0;
+/// [`MailboxRegs::pf_pending`]: the VF acked a PF message, latched (`INTEL_VF_MIG_MBX_VF_ACK`).
+pub const PF_PENDING_VF_ACK: u16 = 1 << 1;
+/// [`MailboxRegs::pf_pending`]: the PF held a ping back (`INTEL_VF_MIG_MBX_PING`).
+pub const PF_PENDING_PING: u16 = 1 << 2;
+/// Every [`MailboxRegs::pf_pending`] bit (`INTEL_VF_MIG_MBX_ALL`).
+pub const PF_PENDING_ALL: u16 = (1 << 3) - 1;
+
+/// Events the PF's `post` op raises for the VF: PFSTS (`INTEL_VF_MIG_POST_STS`) ...
+pub const POST_STS: u32 = 1 << 0;
+/// ... and PFACK (`INTEL_VF_MIG_POST_ACK`).
+pub const POST_ACK: u32 = 1 << 1;
+
+/// The mailbox at the switch-over: what the VF holds (memory, control) and what its PF had
+/// latched for it. Each side's events are replayed on the side that owns them: the VF's
+/// read-to-clear bits by the PF's `post` op, the VF's own REQ/ACK through the destination
+/// VF's control register, a held ping by the destination PF ([`Self::post_events`],
+/// [`Self::replay_ctrl`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MailboxRegs {
     /// Mailbox memory words.
     pub words: [u32; MBX_WORDS as usize],
     /// The control register as read by [`super::snapshot::save_mailbox_ctrl`], if it was.
     pub ctrl: Option<u32>,
+    /// `INTEL_VF_MIG_MBX_*` as the PF's save reported them ([`PF_PENDING_ALL`]).
+    pub pf_pending: u16,
 }
 
 impl MailboxRegs {
-    /// Read-to-clear events (PFSTS, PFACK, RSTD) that the save consumed and the PF must
-    /// re-post for the guest.
+    /// Read-to-clear events (PFSTS, PFACK, RSTD) that the save consumed, lost to the guest
+    /// unless re-posted.
     pub fn pending_events(&self) -> Mailbox {
         let ctrl = Mailbox::from_raw(self.ctrl.unwrap_or(0));
         Mailbox::default()
             .with_pfsts(ctrl.pfsts())
             .with_pfack(ctrl.pfack())
             .with_rstd(ctrl.rstd())
+    }
+
+    /// The consumed events the PF's `post` op can raise again ([`POST_STS`], [`POST_ACK`]).
+    /// RSTD cannot be: only a reset sets it (see `docs/migration.md`).
+    pub fn post_events(&self) -> u32 {
+        let ev = self.pending_events();
+        (if ev.pfsts() { POST_STS } else { 0 }) | (if ev.pfack() { POST_ACK } else { 0 })
+    }
+
+    /// What the destination writes to the VF's mailbox control after loading the memory:
+    /// `VFU` if the guest held the buffer, `REQ`/`ACK` if the source PF had them latched
+    /// (a write of either without `VFU` would release the buffer, hence one write).
+    pub fn replay_ctrl(&self) -> Mailbox {
+        let vfu = self.ctrl.is_some_and(|c| Mailbox::from_raw(c).vfu());
+        Mailbox::default()
+            .with_vfu(vfu)
+            .with_req(self.pf_pending & PF_PENDING_VF_REQ != 0)
+            .with_ack(self.pf_pending & PF_PENDING_VF_ACK != 0)
     }
 }
 

@@ -13,6 +13,7 @@
 //!
 //! C counterpart: `mlx5vf_resume_read_header()` and its callers in `mlx5/main.c`.
 
+use crate::pure::bytes::Reader;
 use crate::pure::hw::family::{VfModel, MAX_QUEUES};
 use crate::pure::stream::error::StreamError;
 use crate::pure::stream::format::{
@@ -20,7 +21,7 @@ use crate::pure::stream::format::{
     MAX_RECORD_LEN, MAX_STREAM_LEN, RECORD_HEADER_LEN, TAG_COMPAT, TAG_DEV_REGS, TAG_END,
     TAG_MAILBOX, TAG_PF_CTX, TAG_RX_QUEUE, TAG_TX_QUEUE,
 };
-use crate::pure::stream::wire::{crc32, padded, Reader};
+use crate::pure::stream::wire::{crc32, padded};
 
 /// Checks the PRE_COPY initial data (header and compat record) at the start of `prefix`
 /// against the destination `model` and returns the announced total stream length.
@@ -134,6 +135,7 @@ impl<'a> Decoded<'a> {
     }
 
     /// The compatibility record.
+    #[cfg(any(test, feature = "testing"))]
     pub fn compat(&self) -> &Compat {
         &self.compat
     }
@@ -145,6 +147,7 @@ impl<'a> Decoded<'a> {
     }
 
     /// Unknown optional records skipped.
+    #[cfg(any(test, feature = "testing"))]
     pub fn skipped(&self) -> u16 {
         self.skipped
     }

@@ -2,10 +2,13 @@
 
 //! Why a migration stream was refused or could not be written: [`StreamError`].
 //!
-//! The encoder, the decoder and the byte writer of [`super::wire`] all fail with it; its
-//! errnos are in [`crate::pure::errno`]. Depends on nothing else in the core.
+//! The encoder and the decoder fail with it (a full [`crate::pure::bytes::Writer`] becomes
+//! [`StreamError::NoSpace`]); its errnos are in [`crate::pure::errno`]. Depends only on
+//! [`crate::pure::bytes`].
 
 use core::fmt;
+
+use crate::pure::bytes::NoSpace;
 
 /// Why a header does not fit the destination VF.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +56,12 @@ pub enum StreamError {
     TooLarge(usize),
     /// The encoder's buffer is full.
     NoSpace,
+}
+
+impl From<NoSpace> for StreamError {
+    fn from(_: NoSpace) -> Self {
+        StreamError::NoSpace
+    }
 }
 
 impl fmt::Display for StreamError {

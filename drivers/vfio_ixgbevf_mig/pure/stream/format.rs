@@ -32,10 +32,11 @@
 //! marking a tag optional, tag) and `mlx5vf_resume_read_header()` (`mlx5/main.c`);
 //! `mtty_resume_write()` (`samples/vfio-mdev/mtty.c`) for the header checks.
 
+use crate::pure::bytes::{Reader, Writer};
 use crate::pure::hw::family::{Family, VfModel};
 use crate::pure::hw::regs::MBX_WORDS;
 use crate::pure::stream::error::{Incompat, StreamError};
-use crate::pure::stream::wire::{crc32, padded, Reader, Writer, ALIGN};
+use crate::pure::stream::wire::{crc32, padded, ALIGN};
 
 /// Magic at the start of every stream.
 pub const MAGIC: [u8; 8] = *b"IXVFMIG1";
@@ -104,7 +105,7 @@ impl Header {
     }
 
     /// The 32 header bytes.
-    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
+    pub fn to_bytes(self) -> [u8; HEADER_LEN] {
         // Constant ranges inside a 32-byte array: in bounds by construction.
         let mut b = [0u8; HEADER_LEN];
         b[0..8].copy_from_slice(&MAGIC);
@@ -210,7 +211,8 @@ impl Compat {
         w.u8(u8::from(self.rss))?;
         w.u8(self.mbx_words)?;
         w.u8(0)?;
-        w.u32(self.stream_len)
+        w.u32(self.stream_len)?;
+        Ok(())
     }
 
     pub(super) fn parse(payload: &[u8]) -> Option<Compat> {
@@ -290,11 +292,6 @@ impl<'a> Encoder<'a> {
         self.pos
     }
 
-    /// Whether nothing was written (never true: the header is written on creation).
-    pub fn is_empty(&self) -> bool {
-        self.pos == 0
-    }
-
     fn put(&mut self, bytes: &[u8]) -> Result<(), StreamError> {
         let limit = self.buf.len().min(MAX_STREAM_LEN);
         let room = self
@@ -349,8 +346,9 @@ impl<'a> Encoder<'a> {
     }
 
     /// Appends a record with `payload`.
+    #[cfg(any(test, feature = "testing"))]
     pub fn record(&mut self, tag: u16, flags: u16, payload: &[u8]) -> Result<(), StreamError> {
-        self.record_with(tag, flags, |w| w.bytes(payload))
+        self.record_with(tag, flags, |w| Ok(w.bytes(payload)?))
     }
 
     /// Appends the end record (checksum of everything before it); returns the stream length.
@@ -458,7 +456,6 @@ mod tests {
         let mut buf = [0u8; 56];
         let mut enc = Encoder::new(&mut buf, &h).unwrap();
         assert_eq!(enc.len(), HEADER_LEN);
-        assert!(!enc.is_empty());
         assert_eq!(enc.record(TAG_END, 1, &[0; 4]), Err(StreamError::Malformed));
         enc.record(7, 0, &[1, 2, 3, 4, 5]).unwrap();
         assert_eq!(enc.len(), HEADER_LEN + 16);

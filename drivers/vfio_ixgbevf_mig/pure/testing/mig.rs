@@ -7,6 +7,7 @@
 //! [`fuzz_stream_decode`] is the body of the `stream_decode` fuzz target (and of the
 //! deterministic random-input test that runs it under plain `cargo test`).
 
+use crate::pure::bytes::Writer;
 use crate::pure::hw::family::{VfModel, SUPPORTED};
 use crate::pure::hw::fields::{Rxdctl, Txdctl};
 use crate::pure::hw::io::fake::FakeBar;
@@ -24,7 +25,7 @@ use crate::pure::stream::format::{
     MAX_RECORD_LEN, MAX_STREAM_LEN, RECORD_HEADER_LEN, TAG_COMPAT, TAG_DEV_REGS, TAG_END,
     TAG_MAILBOX, TAG_PF_CTX, TAG_RX_QUEUE, TAG_TX_QUEUE,
 };
-use crate::pure::stream::wire::{crc32, Writer};
+use crate::pure::stream::wire::crc32;
 use crate::pure::testing::dirty::Input;
 
 fn set(bar: &FakeBar, model: &VfModel, r: RegRef, v: u32) {

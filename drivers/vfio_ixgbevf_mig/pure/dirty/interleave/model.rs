@@ -5,8 +5,8 @@
 
 use super::precise::{forget, Q};
 use super::{
-    Config, Guest, Holder, Mig, Protocol, State, Step, Trap, ADDR, DD, DESCS, LEN, MAX_PREFETCH,
-    PAGE, RING, SRRCTL, WRITTEN_BACK,
+    page_of, Config, Guest, Holder, Mig, Protocol, State, Step, Trap, ADDR, DD, DESCS, LEN,
+    MAX_PREFETCH, PAGE, RING, SRRCTL, WRITTEN_BACK,
 };
 use crate::pure::dirty::ranges::{DirtySink, Extent, Span};
 use crate::pure::dirty::ring::{RxRing, WalkTally};
@@ -39,13 +39,6 @@ impl State {
 
 fn next(i: u8) -> u8 {
     (i + 1) % DESCS
-}
-
-pub(super) fn page_of(iova: u64) -> u8 {
-    iova.checked_sub(RING)
-        .map(|o| o / PAGE)
-        .filter(|&p| p < 64)
-        .map_or(u8::MAX, |p| p as u8)
 }
 
 pub(super) fn bit(page: u8) -> u64 {

@@ -24,7 +24,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use super::model::page_of;
+use super::page_of;
 use super::{Config, Mig, Protocol, State, DESCS, PAGE, RING, TAIL_UNKNOWN, WRITTEN_BACK};
 use crate::pure::dirty::ranges::DirtySink;
 use crate::pure::dirty::ring::{GuestMem, RxRing, WalkTally};

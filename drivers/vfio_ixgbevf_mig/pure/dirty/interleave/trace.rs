@@ -6,7 +6,8 @@
 
 use std::fmt;
 
-use super::model::{bit, page_of};
+use super::model::bit;
+use super::page_of;
 use super::precise::{NO_BUFFER, WRITTEN_BACK_RECORD};
 use super::{Config, Holder, Mig, Protocol, State, Step, Trap, Visited, DESCS};
 
