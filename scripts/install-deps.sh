@@ -11,8 +11,12 @@ bp=/etc/apt/sources.list.d/bookworm-backports.list
 if [ ! -f "$bp" ]; then
 	echo "deb http://deb.debian.org/debian bookworm-backports main" | $SUDO tee "$bp" >/dev/null
 fi
-# linux-source-7.3 (the second rig kernel) comes from trixie-backports: architecture-independent,
-# depends only on binutils and xz-utils. The pin keeps apt from taking anything else from there.
+# The second rig kernel's tools only when 7.3 is wanted (KERNEL=7.3, CHECK_73=1, or
+# MIG_DEPS_73=1 as scripts/module-for-kernel.sh sets it): a cold `make check` does not build 7.3.
+want73=0
+case "${KERNEL:-}:${CHECK_73:-}:${MIG_DEPS_73:-}" in 7.3:*:* | *:1:* | *:*:1) want73=1 ;; esac
+# linux-source-7.3 comes from trixie-backports: architecture-independent, depends only on
+# binutils and xz-utils. The pin keeps apt from taking anything else from there.
 tbp=/etc/apt/sources.list.d/trixie-backports.list
 tpin=/etc/apt/preferences.d/vfio-ixgbevf-mig-trixie-backports
 pin='Package: *
@@ -22,16 +26,17 @@ Pin-Priority: -1
 Package: linux-source-7.3
 Pin: release n=trixie-backports
 Pin-Priority: 500'
-if [ "$(cat "$tpin" 2>/dev/null)" != "$pin" ]; then
+if [ $want73 = 1 ] && [ "$(cat "$tpin" 2>/dev/null)" != "$pin" ]; then
 	echo "$pin" | $SUDO tee "$tpin" >/dev/null
 fi
-if [ ! -f "$tbp" ]; then
+if [ $want73 = 1 ] && [ ! -f "$tbp" ]; then
 	echo "deb http://deb.debian.org/debian trixie-backports main" | $SUDO tee "$tbp" >/dev/null
 fi
 
-# clang-19 & co. for 7.3 (needs LLVM >= 17.0.1; bookworm's default clang is 14, kept for 6.12).
-pkgs=(linux-source-6.12 linux-source-7.3 clang-19 lld-19 llvm-19 libclang-19-dev rustc-web rust-web-src rust-web-clippy clang lld llvm libclang-dev busybox-static
+pkgs=(linux-source-6.12 rustc-web rust-web-src rust-web-clippy clang lld llvm libclang-dev busybox-static
       bc bison flex libelf-dev libssl-dev cpio xz-utils zstd kmod iproute2 pahole python3 gcc make rsync)
+# clang-19 & co. for 7.3 (needs LLVM >= 17.0.1; bookworm's default clang is 14, kept for 6.12).
+[ $want73 = 0 ] || pkgs+=(linux-source-7.3 clang-19 lld-19 llvm-19 libclang-19-dev)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -58,7 +63,7 @@ if ! { [ -x "$HOME/.cargo/bin/bindgen" ] && "$HOME/.cargo/bin/bindgen" --version
 fi
 BINDGEN73_VERSION=0.71.1
 b73=$HOME/.cargo/bindgen-$BINDGEN73_VERSION
-if ! { [ -x "$b73/bin/bindgen" ] && "$b73/bin/bindgen" --version | grep -q " $BINDGEN73_VERSION"; }; then
+if [ $want73 = 1 ] && ! { [ -x "$b73/bin/bindgen" ] && "$b73/bin/bindgen" --version | grep -q " $BINDGEN73_VERSION"; }; then
 	cargo install --locked --version "$BINDGEN73_VERSION" --root "$b73" bindgen-cli
 fi
 echo "install-deps: ok"

@@ -7,6 +7,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 kernel=${1:?usage: module-for-kernel.sh <6.12|7.3> <dir>} dir=${2:?usage: module-for-kernel.sh <6.12|7.3> <dir>}
 export KERNEL=$kernel
+MIG_DEPS_73=1 bash "$here/scripts/install-deps.sh" >&2 || exit 1
 . "$here/scripts/env.sh"
 kdir=$(bash "$here/scripts/build-kernel.sh" | tail -n 1) ||
 	{ echo "module-for-kernel: linux $kernel build failed" >&2; exit 1; }
