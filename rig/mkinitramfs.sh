@@ -83,7 +83,7 @@ add_mod() {
 for m in igb vfio_pci; do
 	add_mod "$m" || die "module $m not built (check rig/kernel.config)"
 done
-for m in mdev mtty igbvf; do
+for m in mdev mtty igbvf ixgbe ixgbevf; do
 	add_mod "$m" || true
 done
 if [ -n "$module" ]; then

@@ -20,11 +20,12 @@ DSC_SHA256=f1684b3aa5ec500c3389d346c6501dee45041ea91656c6556d4da9023b7987dd
 PY_PKGS=(meson==1.7.2 pycotap==1.3.1)
 # Only what the rig uses: q35 + intel-iommu, pcie root ports, igb / ixgbe82599, virtio-net,
 # hubports, vfio-pci (the nested QEMU), TCG. Everything optional off. --prefix=/usr: the
-# binary finds Debian's firmware (seabios, linuxboot_dma.bin) in /usr/share/qemu, as the
-# distribution QEMU does; the +ds tarball has none of its own.
+# binary finds Debian's firmware (seabios, linuxboot_dma.bin) where Debian's QEMU looks (its
+# debian/rules sets the first two of these); the +ds tarball has none of its own.
 CONFIGURE_FLAGS=(--prefix=/usr --target-list=x86_64-softmmu --without-default-features --disable-docs
 	--disable-tools --disable-user --enable-tcg --enable-kvm --disable-werror
-	--disable-download --disable-install-blobs)
+	--disable-download --disable-install-blobs
+	--firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu)
 # Bump when the steps below change what ends up in the binary.
 RECIPE=1
 
