@@ -5,7 +5,9 @@
 # rig/ixgbe_model_test.sh:/tests/ixgbe_model_test --cmd ixgbe_model_test`: the ixgbe PF probed
 # (EEPROM checksum, MAC reset, semaphores), its link up at 10 Gb/s, ARP both ways
 # between the PF and the virtio-net peer on the QEMU hub, the VFs 8086:10ed, and, when
-# the kernel has ixgbevf, a VF driven by stock ixgbevf passing traffic.
+# the kernel has ixgbevf, a VF driven by stock ixgbevf passing traffic; last, with
+# /tests/ixgbe_hostile present (rig/ixgbe_hostile.c, static), the PF unbound and its BAR
+# programmed with garbage while the peer sends: the model must log and carry on.
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 nok() { n=$((n + 1)); echo "not ok $n - $*"; }
@@ -28,7 +30,7 @@ wait_carrier() {
 stat() { cat "/sys/class/net/$1/statistics/$2" 2>/dev/null || echo 0; }
 dev=/sys/bus/pci/devices
 
-echo "1..9"
+echo "1..15"
 check "PF $PF_BDF bound to ixgbe" [ "$(link_base "$dev/$PF_BDF/driver")" = ixgbe ]
 check "PF netdev $PF_IF carrier up" wait_carrier "$PF_IF"
 check "ixgbe reports link up at 10 Gbps" sh -c 'dmesg | grep -q "NIC Link is Up 10 Gbps"'
@@ -78,3 +80,11 @@ else
 	skip "no ixgbevf module in this kernel (CONFIG_IXGBEVF)"
 fi
 dmesg | grep -E "ixgbe " | sed 's/^/# /'
+if [ -x /tests/ixgbe_hostile ]; then
+	echo "$PF_BDF" > "$dev/$PF_BDF/driver/unbind"
+	arping -b -I "$PEER_IF" -c 20 -w 10 10.99.0.1 > /dev/null 2>&1 &
+	/tests/ixgbe_hostile "$PF_BDF" 100000 10
+	wait
+else
+	for i in 10 11 12 13 14 15; do skip "hostile-guest part: no /tests/ixgbe_hostile"; done
+fi
