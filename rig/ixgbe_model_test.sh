@@ -44,6 +44,9 @@ for c in all "$PF_IF" "$PEER_IF"; do
 	echo 1 > "/proc/sys/net/ipv4/conf/$c/accept_local"
 	echo 0 > "/proc/sys/net/ipv4/conf/$c/rp_filter"
 done
+# Each interface answers only for its own address (no ARP flux): a reply for the VF's address
+# must come from the VF.
+echo 1 > /proc/sys/net/ipv4/conf/all/arp_ignore
 rx0=$(stat "$PF_IF" rx_packets) tx0=$(stat "$PF_IF" tx_packets)
 # The peer asks for the PF's address: the request crosses the hub into the 82599's RX, the
 # reply leaves through its TX.
@@ -59,19 +62,25 @@ check "PF rx_packets $rx0 -> $rx1" [ "$rx1" -gt "$rx0" ]
 check "PF tx_packets $tx0 -> $tx1" [ "$tx1" -gt "$tx0" ]
 check "VF MAC set through the PF (ip link set vf 0 mac)" sh -c \
 	"$IP link set dev $PF_IF vf 0 mac 02:00:00:00:00:10 && $IP link show dev $PF_IF | grep -q 'vf 0 .*02:00:00:00:00:10'"
-if modprobe ixgbevf 2>/dev/null; then
+# Stock ixgbevf: the kernel's module, or one built out of tree from the same source
+# (make -C <kernel> M=<copy of drivers/net/ethernet/intel/ixgbevf> CONFIG_IXGBEVF=m).
+if modprobe ixgbevf 2>/dev/null || { [ -f /tests/ixgbevf.ko ] && insmod /tests/ixgbevf.ko; }; then
 	echo "$VF_BDF" > "$dev/$VF_BDF/driver/unbind" 2>/dev/null
 	echo ixgbevf > "$dev/$VF_BDF/driver_override"
 	echo "$VF_BDF" > /sys/bus/pci/drivers_probe
 	vif=$(ls "$dev/$VF_BDF/net" 2>/dev/null | head -n 1)
 	if [ -n "$vif" ] && "$IP" link set dev "$vif" up && wait_carrier "$vif"; then
 		"$IP" addr add 10.99.0.3/24 dev "$vif"
+		vmac=$(cat "/sys/class/net/$vif/address")
 		if arping -I "$PEER_IF" -s 10.99.0.2 -c 3 -w 6 10.99.0.3 > /tmp/arping.out 2>&1 &&
-			grep -q 'Received [1-9]' /tmp/arping.out; then
-			ok "ixgbevf on $VF_BDF ($vif) answers ARP from the peer"
+			grep -qi "reply from 10.99.0.3 \[$vmac\]" /tmp/arping.out; then
+			ok "ixgbevf on $VF_BDF ($vif, $vmac) answers ARP from the peer: $(grep Received /tmp/arping.out)"
 		else
-			nok "ixgbevf on $VF_BDF ($vif) answers ARP from the peer"
+			nok "ixgbevf on $VF_BDF ($vif, $vmac) answers ARP from the peer"
+			sed 's/^/# /' /tmp/arping.out
 		fi
+		"$IP" -s link show dev "$vif" | sed 's/^/# /'
+		echo "$VF_BDF" > "$dev/$VF_BDF/driver/unbind"
 	else
 		nok "ixgbevf binds $VF_BDF and brings its link up"
 	fi
