@@ -29,7 +29,8 @@ usage: rig/run-vm.sh --kernel <builddir> [--module <vfio_ixgbevf_mig.ko>] [--tes
              a QEMU with that model: --qemu-bin)
 env: MIG_ACCEL=tcg|kvm (default: tcg unless a cached KVM probe boot succeeded),
      MIG_SMP (vCPUs, default 2), MIG_MEM (RAM, default 1G), MIG_APPEND (extra kernel
-     command line)
+     command line), MIG_QEMU_ARGS (extra QEMU arguments, split at blanks; e.g. a
+     filter-dump of the hub: -object filter-dump,id=d,netdev=p1,file=<pcap>)
 EOF
 	exit 2
 }
@@ -122,6 +123,8 @@ qemu_cmd() { # <accel>: sets the array q
 		-netdev hubport,id=p1,hubid=0 -device virtio-net-pci,netdev=p1,mac=52:54:00:00:00:02,romfile=
 		-device pci-testdev
 		-kernel "$bz" -initrd "$tmp/initramfs.cpio.gz")
+	# shellcheck disable=SC2206
+	[ -z "${MIG_QEMU_ARGS:-}" ] || q+=(${MIG_QEMU_ARGS})
 }
 
 # Nested KVM dies on this machine (DESIGN.md section 6), so KVM must earn its use: one short
