@@ -45,8 +45,21 @@ key=$( { echo "$SRC_VERSION $DSC_SHA256"; echo "recipe $RECIPE"; echo "${CONFIGU
 	sha256sum | cut -c1-16)
 out="$MIG_CACHE/qemu-$key"
 bin="$out/build/qemu-system-x86_64"
+# Run from its build tree, QEMU relocates its firmware path into build/qemu-bundle: point
+# the bundle's firmware directories at Debian's (seabios, ipxe, /usr/share/qemu's files),
+# so the binary boots as Debian's does. Cheap and idempotent: done on every call.
+link_firmware() {
+	local b=$out/build/qemu-bundle d f
+	for d in /usr/share/seabios /usr/lib/ipxe/qemu; do
+		[ -d "$d" ] && [ ! -e "$b$d" ] && mkdir -p "$(dirname "$b$d")" && ln -s "$d" "$b$d"
+	done
+	mkdir -p "$b/usr/share/qemu"
+	for f in /usr/share/qemu/*; do
+		[ -e "$b$f" ] || [ -L "$b$f" ] || ln -s "$f" "$b$f"
+	done
+}
 if [ $print = 1 ]; then
-	[ -f "$out/.done" ] && echo "$bin"
+	[ -f "$out/.done" ] && link_firmware && echo "$bin"
 	exit 0
 fi
 mkdir -p "$MIG_CACHE"
@@ -54,6 +67,7 @@ exec 9>"$MIG_CACHE/.lock-qemu-$key"
 flock 9
 if [ -f "$out/.done" ]; then
 	echo "build-qemu: cached $out" >&2
+	link_firmware
 	echo "$bin"
 	exit 0
 fi
@@ -102,5 +116,6 @@ nice -n 10 ninja -j"$(nproc)" qemu-system-x86_64 >&2 || die "build failed"
 [ -x "$bin" ] || die "$bin missing after the build"
 end=$(date +%s)
 echo "build-qemu: built in $((end - start)) s" | tee "$out/build-time" >&2
+link_firmware
 touch "$out/.done"
 echo "$bin"
