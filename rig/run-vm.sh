@@ -21,7 +21,8 @@ usage: rig/run-vm.sh --kernel <builddir> [--module <vfio_ixgbevf_mig.ko>] [--tes
   --timeout  hard limit for the whole VM run, default 600 s
   --log      serial log file (default: a new file under \$TMPDIR)
   --numvfs   VFs to enable on the igb PF (default 2, at most 7); all are bound to the driver
-  --qemu     put qemu-system-x86_64 and its firmware in the VM (nested guests)
+  --qemu     put qemu-system-x86_64 and its firmware in the VM (nested guests): the
+             --qemu-bin one when given
   --add      copy a host file into the VM's initramfs at <dst>
   --qemu-bin the QEMU that runs the VM (default: qemu-system-x86_64 on PATH, Debian's);
              rig/qemu/build-qemu.sh prints the rig's own build, which has the 82599 model
@@ -106,6 +107,8 @@ mkargs=(--kernel "$kdir" --out "$tmp/initramfs.cpio.gz" --conf "$tmp/rig.conf")
 [ -z "$tests" ] || mkargs+=(--tests "$tests")
 [ $smoke = 0 ] || mkargs+=(--add "$here/rig/smoke_test.sh:/tests/smoke_test")
 [ $qemu = 0 ] || mkargs+=(--qemu)
+# One QEMU: with --qemu-bin the nested guest runs on the same build (default: Debian's for both).
+[ $qemu = 0 ] || [ "$qemu_bin" = qemu-system-x86_64 ] || mkargs+=(--qemu-bin "$(command -v "$qemu_bin")")
 for a in ${adds[@]+"${adds[@]}"}; do mkargs+=(--add "$a"); done
 "$here/rig/mkinitramfs.sh" "${mkargs[@]}" || die "initramfs build failed"
 
