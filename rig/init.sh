@@ -126,15 +126,21 @@ unbind_vf() {
 	echo > "$dev/driver_override"
 }
 
+# The SR-IOV PF the VM got (rig/run-vm.sh --nic): the emulated 82576 or 82599.
+case "${RIG_NIC:-igb}" in
+ixgbe) PF_MOD=ixgbe PF_ID=0x10f8 VF_ID=0x10ed PF_NAME="ixgbe PF" VF_NAME="82599 VF" ;;
+*) PF_MOD=igb PF_ID=0x10c9 VF_ID=0x10ca PF_NAME="igb PF" VF_NAME="82576 VF" ;;
+esac
+
 group_begin setup
-for m in igb vfio-pci $RIG_MODULE; do
+for m in $PF_MOD vfio-pci $RIG_MODULE; do
 	if modprobe "$m"; then rig_ok "modprobe $m"; else rig_fail "modprobe $m"; fi
 done
 
-PF_BDF=$(find_pci 0x8086 0x10c9 | head -n 1)
+PF_BDF=$(find_pci 0x8086 $PF_ID | head -n 1)
 VF_BDF= VF_BDF2= VF_BDFS= PF_IF= PEER_IF=
 if [ -n "$PF_BDF" ]; then
-	rig_ok "igb PF at $PF_BDF"
+	rig_ok "$PF_NAME at $PF_BDF"
 	if echo "$RIG_NUMVFS" > "/sys/bus/pci/devices/$PF_BDF/sriov_numvfs"; then
 		rig_ok "sriov_numvfs=$RIG_NUMVFS"
 	else
@@ -150,15 +156,15 @@ if [ -n "$PF_BDF" ]; then
 	VF_BDF=${1-} VF_BDF2=${2-}
 	PF_IF=$(ls "/sys/bus/pci/devices/$PF_BDF/net" 2>/dev/null | head -n 1)
 else
-	rig_fail "igb PF (8086:10c9) not found"
+	rig_fail "$PF_NAME (8086:${PF_ID#0x}) not found"
 fi
 set -- $VF_BDFS
 [ $# = "$RIG_NUMVFS" ] || rig_fail "found $# of $RIG_NUMVFS VFs"
 for v in $VF_BDFS; do
-	if [ "$(cat "/sys/bus/pci/devices/$v/device")" = 0x10ca ]; then
-		rig_ok "VF $v (8086:10ca)"
+	if [ "$(cat "/sys/bus/pci/devices/$v/device")" = "$VF_ID" ]; then
+		rig_ok "VF $v (8086:${VF_ID#0x})"
 	else
-		rig_fail "VF $v is not an 82576 VF"
+		rig_fail "VF $v is not an $VF_NAME"
 	fi
 done
 for n in /sys/class/net/*; do

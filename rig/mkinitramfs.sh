@@ -5,16 +5,17 @@
 # dependencies, our module (optional), the test programs and rig/init.sh as /init.
 #
 # Usage: rig/mkinitramfs.sh --kernel <builddir> --out <file> [--module <ko>] [--tests <dir>]
-#                           [--conf <file>] [--add <src>:<dst>]... [--qemu]
-# --qemu adds Debian's qemu-system-x86_64 with its libraries and the firmware a -kernel boot
-# of a pc machine needs (the end-to-end test runs a nested guest inside the VM).
+#                           [--conf <file>] [--add <src>:<dst>]... [--qemu [--qemu-bin <qemu>]]
+# --qemu adds Debian's qemu-system-x86_64 (or the --qemu-bin one, e.g. rig/qemu's build) with
+# its libraries and the firmware a -kernel boot of a pc machine needs (the end-to-end test
+# runs a nested guest inside the VM).
 set -eEuo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 die() { echo "mkinitramfs: $*" >&2; exit 1; }
 trap 'echo "mkinitramfs: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
-kdir= out= module= tests= conf= qemu=0
+kdir= out= module= tests= conf= qemu=0 qbin=
 adds=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -25,6 +26,7 @@ while [ $# -gt 0 ]; do
 	--conf) conf=$2; shift 2 ;;
 	--add) adds+=("$2"); shift 2 ;;
 	--qemu) qemu=1; shift ;;
+	--qemu-bin) qbin=$2; shift 2 ;;
 	*) die "unknown argument $1" ;;
 	esac
 done
@@ -83,7 +85,7 @@ add_mod() {
 for m in igb vfio_pci; do
 	add_mod "$m" || die "module $m not built (check rig/kernel.config)"
 done
-for m in mdev mtty igbvf; do
+for m in mdev mtty igbvf ixgbe ixgbevf; do
 	add_mod "$m" || true
 done
 if [ -n "$module" ]; then
@@ -108,7 +110,7 @@ fi
 depmod -b "$stage" "$ver"
 
 if [ $qemu = 1 ]; then
-	qbin=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 missing"
+	[ -n "$qbin" ] || qbin=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 missing"
 	cp -L "$qbin" "$stage/usr/bin/qemu-system-x86_64"
 	copy_libs "$qbin"
 	mkdir -p "$stage/usr/share/qemu" "$stage/usr/share/seabios"

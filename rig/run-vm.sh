@@ -9,6 +9,7 @@ usage() {
 usage: rig/run-vm.sh --kernel <builddir> [--module <vfio_ixgbevf_mig.ko>] [--tests <dir>]
                      [--smoke] [--timeout SECS] [--drivers "drv1 drv2"] [--cmd <script>]
                      [--log <file>] [--numvfs N] [--qemu] [--add <src>:<dst>]...
+                     [--qemu-bin <qemu-system-x86_64>] [--nic igb|ixgbe]
   --kernel   kernel build dir (scripts/build-kernel.sh's last line); modules are taken
              from <builddir>/../mods
   --module   our module; empty or absent: not loaded
@@ -20,11 +21,17 @@ usage: rig/run-vm.sh --kernel <builddir> [--module <vfio_ixgbevf_mig.ko>] [--tes
   --timeout  hard limit for the whole VM run, default 600 s
   --log      serial log file (default: a new file under \$TMPDIR)
   --numvfs   VFs to enable on the igb PF (default 2, at most 7); all are bound to the driver
-  --qemu     put qemu-system-x86_64 and its firmware in the VM (nested guests)
+  --qemu     put qemu-system-x86_64 and its firmware in the VM (nested guests): the
+             --qemu-bin one when given
   --add      copy a host file into the VM's initramfs at <dst>
+  --qemu-bin the QEMU that runs the VM (default: qemu-system-x86_64 on PATH, Debian's);
+             rig/qemu/build-qemu.sh prints the rig's own build, which has the 82599 model
+  --nic      the SR-IOV PF: igb (82576, default) or ixgbe (82599, -device ixgbe82599, needs
+             a QEMU with that model: --qemu-bin)
 env: MIG_ACCEL=tcg|kvm (default: tcg unless a cached KVM probe boot succeeded),
      MIG_SMP (vCPUs, default 2), MIG_MEM (RAM, default 1G), MIG_APPEND (extra kernel
-     command line)
+     command line), MIG_QEMU_ARGS (extra QEMU arguments, split at blanks; e.g. a
+     filter-dump of the hub: -object filter-dump,id=d,netdev=p1,file=<pcap>)
 EOF
 	exit 2
 }
@@ -35,6 +42,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 die() { echo "run-vm: $*" >&2; exit 2; }
 
 kdir= module= tests= timeout=600 drivers= cmd= smoke=0 log= numvfs=2 qemu=0
+qemu_bin=qemu-system-x86_64 nic=igb
 adds=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -48,6 +56,8 @@ while [ $# -gt 0 ]; do
 	--smoke) smoke=1; shift ;;
 	--numvfs) numvfs=${2-}; shift 2 || usage ;;
 	--qemu) qemu=1; shift ;;
+	--qemu-bin) qemu_bin=${2-}; shift 2 || usage ;;
+	--nic) nic=${2-}; shift 2 || usage ;;
 	--add) adds+=("${2-}"); shift 2 || usage ;;
 	-h|--help) usage ;;
 	*) echo "run-vm: unknown argument $1" >&2; usage ;;
@@ -59,6 +69,14 @@ bz=$kdir/arch/x86/boot/bzImage
 [ -n "$tests" ] || [ $smoke = 1 ] || [ -n "$cmd" ] || die "need --tests, --cmd or --smoke"
 [[ "$timeout" =~ ^[0-9]+$ ]] || die "bad --timeout $timeout"
 [[ "$numvfs" =~ ^[1-7]$ ]] || die "bad --numvfs $numvfs (1..7)"
+command -v "$qemu_bin" >/dev/null || die "QEMU $qemu_bin not found"
+case "$nic" in
+igb) nicdev=igb ;;
+ixgbe) nicdev=ixgbe82599 ;;
+*) die "bad --nic $nic (igb or ixgbe)" ;;
+esac
+"$qemu_bin" -device help 2>/dev/null | grep -q "\"$nicdev\"" ||
+	die "$qemu_bin has no $nicdev device (rig/qemu/build-qemu.sh builds a QEMU that has ixgbe82599)"
 if [ -z "$drivers" ]; then
 	if [ -n "$module" ]; then drivers="vfio_ixgbevf_mig vfio-pci"; else drivers=vfio-pci; fi
 fi
@@ -82,12 +100,15 @@ RIG_DRIVERS='$drivers'
 RIG_CMD='$cmd'
 RIG_MODULE='$modname'
 RIG_NUMVFS=$numvfs
+RIG_NIC=$nic
 EOF
 mkargs=(--kernel "$kdir" --out "$tmp/initramfs.cpio.gz" --conf "$tmp/rig.conf")
 [ -z "$module" ] || mkargs+=(--module "$module")
 [ -z "$tests" ] || mkargs+=(--tests "$tests")
 [ $smoke = 0 ] || mkargs+=(--add "$here/rig/smoke_test.sh:/tests/smoke_test")
 [ $qemu = 0 ] || mkargs+=(--qemu)
+# One QEMU: with --qemu-bin the nested guest runs on the same build (default: Debian's for both).
+[ $qemu = 0 ] || [ "$qemu_bin" = qemu-system-x86_64 ] || mkargs+=(--qemu-bin "$(command -v "$qemu_bin")")
 for a in ${adds[@]+"${adds[@]}"}; do mkargs+=(--add "$a"); done
 "$here/rig/mkinitramfs.sh" "${mkargs[@]}" || die "initramfs build failed"
 
@@ -97,14 +118,16 @@ qemu_cmd() { # <accel>: sets the array q
 	# VF reset remaps memory under MMIO from the other vCPU); one TCG thread runs as fast here.
 	local a=$1
 	[ "$a" = tcg ] && a=tcg,thread=single
-	q=(qemu-system-x86_64 -M q35,kernel-irqchip=split -accel "$a" -smp "$smp" -m "${MIG_MEM:-1G}"
+	q=("$qemu_bin" -M q35,kernel-irqchip=split -accel "$a" -smp "$smp" -m "${MIG_MEM:-1G}"
 		-nodefaults -nographic -serial stdio -monitor none -no-reboot
 		-device intel-iommu,intremap=on,caching-mode=on
 		-device pcie-root-port,id=rp0,chassis=1
-		-netdev hubport,id=p0,hubid=0 -device igb,netdev=p0,bus=rp0,mac=52:54:00:00:00:01,romfile=
+		-netdev hubport,id=p0,hubid=0 -device "$nicdev",netdev=p0,bus=rp0,mac=52:54:00:00:00:01,romfile=
 		-netdev hubport,id=p1,hubid=0 -device virtio-net-pci,netdev=p1,mac=52:54:00:00:00:02,romfile=
 		-device pci-testdev
 		-kernel "$bz" -initrd "$tmp/initramfs.cpio.gz")
+	# shellcheck disable=SC2206
+	[ -z "${MIG_QEMU_ARGS:-}" ] || q+=(${MIG_QEMU_ARGS})
 }
 
 # Nested KVM dies on this machine (DESIGN.md section 6), so KVM must earn its use: one short
@@ -112,7 +135,7 @@ qemu_cmd() { # <accel>: sets the array q
 probe_kvm() {
 	[ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo tcg; return; }
 	local key f
-	key=$( { qemu-system-x86_64 --version | head -n 1; uname -r
+	key=$( { "$qemu_bin" --version | head -n 1; uname -r
 		grep -m1 'model name' /proc/cpuinfo; sha256sum < "$bz"; } | sha256sum | cut -c1-16)
 	f=$MIG_CACHE/kvm-probe-$key
 	if [ -f "$f" ]; then cat "$f"; return; fi
@@ -135,6 +158,7 @@ esac
 kpat='WARNING:|BUG:|unreferenced object 0x|ODEBUG:|Oops|possible recursive locking|possible circular locking|INFO: |refcount_t:|Kernel panic|general protection|list_add corruption|list_del corruption|sleeping function called from invalid context|hung_task|blocked for more than|Call Trace:|UBSAN:|kernel BUG at'
 tappat='(^|\] )not ok( |$)'
 
+echo "run-vm: $("$qemu_bin" --version | head -n 1), nic=$nic"
 echo "run-vm: accel=$accel smp=$smp drivers='$drivers' timeout=${timeout}s log=$log"
 fifo=$tmp/serial
 mkfifo "$fifo"

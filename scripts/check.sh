@@ -5,7 +5,7 @@
 # by stock QEMU (scripts/e2e.sh), then (when its kernel is cached) the suite on the debug
 # kernel, then (when cached, or CHECK_73=1) the suite on the second rig kernel, Linux 7.3
 # (scripts/check-kernel.sh). KERNEL=7.3 makes 7.3 the main kernel instead (and 6.12 the second).
-# Exit status is the suite's verdict.
+# Then (when the rig's QEMU is cached) the 82599 model test. Exit status is the suite's verdict.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/env.sh"
@@ -103,9 +103,22 @@ else
 	echo "== vm: linux $other suite skipped (kernel not built yet; CHECK_73=1 or make check-kernel KERNEL=$other builds it)"
 fi
 
-set -- $hp $vp $ep $dp $op
+# The 82599 model (rig/qemu, docs/ixgbe-model.md) against stock ixgbe/ixgbevf: needs the rig's
+# own QEMU, ~6 min of CPU to build cold, so it runs when that build is cached or with
+# CHECK_IXGBE=1, like the debug kernel.
+mp="0 0" ixgbe_rc=skipped
+if [ "${CHECK_IXGBE:-}" = 1 ] || [ -n "$(bash "$here/rig/qemu/build-qemu.sh" --print 2>/dev/null)" ]; then
+	echo "== vm: the 82599 model with stock ixgbe and ixgbevf (scripts/ixgbe-model.sh)"
+	vm_part env KDIR="$kdir" bash "$here/scripts/ixgbe-model.sh"
+	mp=$part ixgbe_rc=$part_rc
+else
+	echo "== vm: 82599 model skipped (rig QEMU not built yet; CHECK_IXGBE=1 builds it)"
+fi
+
+set -- $hp $vp $ep $dp $op $mp
 echo "== summary: host $1 passed, $2 failed; vm suite on $release $3 passed, $4 failed (rc=$vm_rc);" \
 	"e2e $5 passed, $6 failed (rc=$e2e_rc); debug-kernel suite $7 passed, $8 failed (rc=$debug_rc);" \
-	"linux $other suite + streams across kernels $9 passed, ${10} failed (rc=$other_rc)"
-echo "$(( $1 + $3 + $5 + $7 + $9 )) passed, $(( $2 + $4 + $6 + $8 + ${10} )) failed"
+	"linux $other suite + streams across kernels $9 passed, ${10} failed (rc=$other_rc);" \
+	"82599 model ${11} passed, ${12} failed (rc=$ixgbe_rc)"
+echo "$(( $1 + $3 + $5 + $7 + $9 + ${11} )) passed, $(( $2 + $4 + $6 + $8 + ${10} + ${12} )) failed"
 exit $fail

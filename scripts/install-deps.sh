@@ -33,8 +33,25 @@ if [ $want73 = 1 ] && [ ! -f "$tbp" ]; then
 	echo "deb http://deb.debian.org/debian trixie-backports main" | $SUDO tee "$tbp" >/dev/null
 fi
 
+# The rig's own QEMU (rig/qemu/build-qemu.sh) is built from Debian's qemu *source* package in
+# sid, the only suite that serves a whole 10.2 source. Sources only: the pin keeps any binary
+# package from sid out even if someone adds a deb line for it later.
+sid_src=/etc/apt/sources.list.d/vfio-ixgbevf-mig-sid-src.sources
+sid_pin=/etc/apt/preferences.d/vfio-ixgbevf-mig-sid
+sid_new=0
+if [ ! -f "$sid_src" ]; then
+	printf '%s\n' "# Source packages only (rig/qemu/build-qemu.sh); no binaries from sid." \
+		"Types: deb-src" "URIs: http://deb.debian.org/debian" "Suites: sid" "Components: main" \
+		"Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" | $SUDO tee "$sid_src" >/dev/null
+	sid_new=1
+fi
+if [ ! -f "$sid_pin" ]; then
+	printf '%s\n' "Package: *" "Pin: release n=sid" "Pin-Priority: -1" | $SUDO tee "$sid_pin" >/dev/null
+fi
+
 pkgs=(linux-source-6.12 rustc-web rust-web-src rust-web-clippy clang lld llvm libclang-dev busybox-static
-      bc bison flex libelf-dev libssl-dev cpio xz-utils zstd kmod iproute2 pahole python3 gcc make rsync)
+      bc bison flex libelf-dev libssl-dev cpio xz-utils zstd kmod iproute2 pahole python3 gcc make rsync
+      dpkg-dev ninja-build pkg-config libglib2.0-dev zlib1g-dev python3-venv)
 # clang-19 & co. for 7.3 (needs LLVM >= 17.0.1; bookworm's default clang is 14, kept for 6.12).
 [ $want73 = 0 ] || pkgs+=(linux-source-7.3 clang-19 lld-19 llvm-19 libclang-19-dev)
 missing=()
@@ -45,7 +62,7 @@ qemu_ok=0
 if dpkg -s qemu-system-x86 >/dev/null 2>&1 && qemu-system-x86_64 -device help 2>/dev/null | grep -q '"igb"'; then
 	qemu_ok=1
 fi
-if [ ${#missing[@]} -gt 0 ] || [ $qemu_ok = 0 ]; then
+if [ ${#missing[@]} -gt 0 ] || [ $qemu_ok = 0 ] || [ $sid_new = 1 ]; then
 	$SUDO apt-get update -q
 	[ ${#missing[@]} -gt 0 ] && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 	if [ $qemu_ok = 0 ]; then
