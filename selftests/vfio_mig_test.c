@@ -2121,6 +2121,18 @@ static void expect_mc_reply(struct __test_metadata *_metadata, struct vfio_dev *
 	vfio_bar0_write32(d, IGBVF_V2PMAILBOX, T_MBX_ACK);
 }
 
+/* PFACK and PFSTS are back in d's mailbox control, with the reply in mailbox memory. */
+static void expect_events_back(struct __test_metadata *_metadata, struct vfio_dev *d,
+			       const char *where)
+{
+	uint32_t seen = vfio_bar0_read32(d, IGBVF_V2PMAILBOX);
+
+	TH_LOG("%s mailbox in RUNNING: 0x%x", where, seen);
+	EXPECT_EQ(T_MBX_PFACK | T_MBX_PFSTS, seen & (T_MBX_PFACK | T_MBX_PFSTS))
+		TH_LOG("PF events the save read were lost");
+	expect_mc_reply(_metadata, d, where);
+}
+
 static void request_in_p2p(struct __test_metadata *_metadata, struct migration *m)
 {
 	uint32_t seen;
@@ -2175,32 +2187,22 @@ TEST_F_TIMEOUT(mig2, mailbox_reply_unread_at_switchover, 120)
 {
 	struct mig_ctx *c = &self->c;
 	struct migration m = { .src = &c->dev, .dst = &self->dev1 };
-	uint32_t seen;
 
 	drv_up(_metadata, c);
 	request_answered_unread(_metadata, &c->dev);
 	migrate(_metadata, &m, self->buf);
-	seen = vfio_bar0_read32(&self->dev1, IGBVF_V2PMAILBOX);
-	TH_LOG("destination mailbox after RUNNING: 0x%x", seen);
-	EXPECT_EQ(T_MBX_PFACK | T_MBX_PFSTS, seen & (T_MBX_PFACK | T_MBX_PFSTS))
-		TH_LOG("PF events the save read were lost");
-	expect_mc_reply(_metadata, &self->dev1, "destination");
+	expect_events_back(_metadata, &self->dev1, "destination");
 }
 
 /* The same events when the migration is abandoned after STOP_COPY: the source gets them back. */
 TEST_F_TIMEOUT(mig, mailbox_events_back_after_abandoned_save, 120)
 {
 	struct mig_ctx *c = &self->c;
-	uint32_t seen;
 
 	drv_up(_metadata, c);
 	request_answered_unread(_metadata, &c->dev);
 	save_stream(_metadata, &c->dev, c->stream);	/* ... -> STOP_COPY -> RUNNING */
-	seen = vfio_bar0_read32(&c->dev, IGBVF_V2PMAILBOX);
-	TH_LOG("source mailbox back in RUNNING: 0x%x", seen);
-	EXPECT_EQ(T_MBX_PFACK | T_MBX_PFSTS, seen & (T_MBX_PFACK | T_MBX_PFSTS))
-		TH_LOG("PF events the save read were lost");
-	expect_mc_reply(_metadata, &c->dev, "source");
+	expect_events_back(_metadata, &c->dev, "source");
 }
 
 /* ---- legacy uAPI ------------------------------------------------------- */
