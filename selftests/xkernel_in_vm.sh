@@ -12,6 +12,7 @@ if [ -f /xstream.in ]; then
 		grep -q 'loaded [0-9]* bytes' /tmp/x; then
 		echo "ok 1 - stream from another kernel loaded on $(uname -r)"
 	else
+		cat /tmp/x
 		echo "not ok 1 - stream from another kernel refused on $(uname -r)"
 	fi
 else
@@ -23,6 +24,7 @@ else
 		echo "# XSTREAM-END"
 		echo "ok 1 - stream saved on $(uname -r)"
 	else
+		cat /tmp/x
 		echo "not ok 1 - saving a stream on $(uname -r)"
 	fi
 fi
