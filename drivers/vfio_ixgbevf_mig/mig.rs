@@ -70,7 +70,11 @@ pub(crate) fn unquiesce(dev: &Device<MigDevice>, enables: Enables, consumed: u32
     let res = q::resume(&bar, &data.model, enables).and_then(|()| q::kick(&bar, &data.model));
     check_bar(&bar)?;
     res.map_err(pure_error)?;
-    pf_ops::post(data.model.family, dev.core().pci(), consumed)?;
+    // As for unquiesce below: a PF driver gone since the save has nothing to hand back.
+    match pf_ops::post(data.model.family, dev.core().pci(), consumed) {
+        Err(e) if e != eopnotsupp() => return Err(e),
+        _ => {}
+    }
     match pf_ops::unquiesce(data.model.family, dev.core().pci()) {
         Err(e) if e != eopnotsupp() => Err(e),
         _ => Ok(()),
