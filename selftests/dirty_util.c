@@ -18,9 +18,7 @@
 /* Advanced RX descriptor (read format; write-back overlays it). */
 #define RXD_STAT_DD		0x1u
 #define RXD_STAT_EOP		0x2u
-#define RXD_ERR_MASK		0xF7000000u
 #define SRRCTL_DESCTYPE_ONEBUF	0x02000000u
-#define SRRCTL_DROP_EN		0x80000000u
 #define SRRCTL_BSIZEPKT_SHIFT	10
 
 /* ---- uAPI --------------------------------------------------------------- */
@@ -271,7 +269,7 @@ int drx_setup(struct drx *r, unsigned int post, bool skip_tail_zero)
 	wr32(r, IGBVF_RDBAL, (uint32_t)r->ring_iova);
 	wr32(r, IGBVF_RDBAH, (uint32_t)(r->ring_iova >> 32));
 	wr32(r, IGBVF_RDLEN, r->n * 16);
-	wr32(r, IGBVF_SRRCTL, SRRCTL_DROP_EN | SRRCTL_DESCTYPE_ONEBUF |
+	wr32(r, IGBVF_SRRCTL, IGBVF_SRRCTL_DROP_EN | SRRCTL_DESCTYPE_ONEBUF |
 			      (DRX_BUF >> SRRCTL_BSIZEPKT_SHIFT));
 	/* DPDK writes RDH = 0 and then RDT = n - 1 only; Linux RDT = 0 too. */
 	wr32(r, IGBVF_RDH, 0);
@@ -279,7 +277,7 @@ int drx_setup(struct drx *r, unsigned int post, bool skip_tail_zero)
 		wr32(r, IGBVF_RDT, 0);
 		r->rdt_writes++;
 	}
-	wr32(r, IGBVF_RXDCTL, IGBVF_QUEUE_ENABLE);
+	wr32(r, IGBVF_RXDCTL, IGBVF_RXDCTL_ON);
 	v = vfio_bar0_read32(r->dev, IGBVF_RXDCTL);
 	if (!(v & IGBVF_QUEUE_ENABLE))
 		return drx_fail(r, EIO, "RXDCTL enable did not stick (0x%x)", v);
@@ -332,7 +330,7 @@ int drx_poll(struct drx *r, struct pset *truth, unsigned int max, bool recycle)
 			pset_mark(truth, r->ring_iova + (uint64_t)i * 16, 16);
 			pset_mark(t, r->desc_buf[i], len);
 		}
-		if (!(st & RXD_STAT_EOP) || (st & RXD_ERR_MASK) || len > DRX_BUF)
+		if (!(st & RXD_STAT_EOP) || (st & IGBVF_RXD_ERR_MASK) || len > DRX_BUF)
 			return drx_fail(r, EMSGSIZE, "RX desc %u: status 0x%x len %u",
 					i, st, len);
 		r->frames++;

@@ -11,12 +11,21 @@
  *    buffer size, ring base/len, and a tail that leaves posted descriptors.
  * QEMU only implements advanced RX descriptors and advanced TX data
  * descriptors, so those are the only formats used here.
+ *
+ * The 82599 VF (ixgbevf, ixgbe PF) needs the same steps with its own register
+ * offsets; its mailbox (82599 datasheet 7.10.3.8) has the same bits and the
+ * ixgbe PF speaks the same messages (VF_RESET answers four words, the fourth
+ * the multicast filter type, which is not needed here). Differences: SRRCTL
+ * DROP_EN is bit 28, VLAN tags are stripped per queue by RXDCTL.VME (the
+ * 82576's PF strips them for the VF), the link is VFLINKS.LINK_UP, and the
+ * RX frame error bits are CE/LE/PE/OSE/USE (datasheet 7.1.6.2).
  */
 #define _GNU_SOURCE
 #include <endian.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -56,11 +65,9 @@
 #define RXD_STAT_DD	0x1u
 #define RXD_STAT_EOP	0x2u
 #define RXD_STAT_VP	0x8u
-#define RXD_ERR_MASK	0xF7000000u	/* CE SE SEQ CXE TCPE IPE RXE */
 
 #define SRRCTL_BSIZEPKT_SHIFT	10	/* in KiB units */
 #define SRRCTL_DESCTYPE_ONEBUF	0x02000000u
-#define SRRCTL_DROP_EN		0x80000000u
 
 #define PAGE		4096u
 
@@ -75,6 +82,74 @@ struct rxd {
 	uint64_t pkt_addr;
 	uint64_t hdr_addr;		/* write-back: status_error, length, vlan */
 };
+
+const struct igbvf_map igbvf_map_82576 = {
+	.name = "82576 VF", .device = 0x10ca, .ixgbe = false, .queues = 2,
+	.ctrl = 0x0000, .status = 0x0008, .link = 0x0008, .link_up = 1u << 1,
+	.eimc = 0x1528, .mailbox = 0x0C40, .mbmem = 0x0800,
+	.vfgprc = 0x0F10, .vfgptc = 0x0F14,
+	.rdbal = 0x2800, .rdbah = 0x2804, .rdlen = 0x2808, .srrctl = 0x280C,
+	.rdh = 0x2810, .rdt = 0x2818, .rxdctl = 0x2828,
+	.tdbal = 0x3800, .tdbah = 0x3804, .tdlen = 0x3808, .tdh = 0x3810,
+	.tdt = 0x3818, .txdctl = 0x3828, .tdwbal = 0x3838, .tdwbah = 0x383C,
+	.srrctl_drop_en = 0x80000000u,
+	.rxdctl_on = 1u << 25,
+	.rxd_err_mask = 0xF7000000u,	/* CE SE SEQ CXE TCPE IPE RXE */
+};
+
+/* ixgbevf regs.h: IXGBE_VFRDBAL(0) 0x1000, IXGBE_VFTDBAL(0) 0x2000, ... */
+const struct igbvf_map igbvf_map_82599 = {
+	.name = "82599 VF", .device = 0x10ed, .ixgbe = true, .queues = 8,
+	.ctrl = 0x0000, .status = 0x0008, .link = 0x0010 /* VFLINKS */,
+	.link_up = 1u << 30,
+	.eimc = 0x010C, .mailbox = 0x02FC, .mbmem = 0x0200,
+	.vfgprc = 0x101C, .vfgptc = 0x201C,
+	.rdbal = 0x1000, .rdbah = 0x1004, .rdlen = 0x1008, .srrctl = 0x1014,
+	.rdh = 0x1010, .rdt = 0x1018, .rxdctl = 0x1028,
+	.tdbal = 0x2000, .tdbah = 0x2004, .tdlen = 0x2008, .tdh = 0x2010,
+	.tdt = 0x2018, .txdctl = 0x2028, .tdwbal = 0x2038, .tdwbah = 0x203C,
+	.srrctl_drop_en = 0x10000000u,
+	.rxdctl_on = (1u << 25) | (1u << 30),	/* ENABLE | VME */
+	.rxd_err_mask = 0x3B000000u,	/* CE LE PE OSE USE */
+};
+
+const struct igbvf_map *igbvf_map_for(uint16_t device)
+{
+	if (device == igbvf_map_82576.device)
+		return &igbvf_map_82576;
+	if (device == igbvf_map_82599.device)
+		return &igbvf_map_82599;
+	return NULL;
+}
+
+const struct igbvf_map *igbvf_map(void)
+{
+	static const struct igbvf_map *map;
+	char path[128], bdf[64] = "", id[16] = "";
+	const char *env;
+	FILE *f;
+
+	if (map)
+		return map;
+	map = &igbvf_map_82576;
+	env = getenv("VF_BDF");
+	if (!env || !*env)
+		env = getenv("VF_BDFS");
+	if (!env || sscanf(env, "%63s", bdf) != 1)
+		return map;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", bdf);
+	f = fopen(path, "r");
+	if (f) {
+		if (fgets(id, sizeof(id), f)) {
+			const struct igbvf_map *m = igbvf_map_for(strtoul(id, NULL, 16));
+
+			if (m)
+				map = m;
+		}
+		fclose(f);
+	}
+	return map;
+}
 
 static int vf_fail(struct igbvf *vf, int err, const char *fmt, ...)
 {
@@ -314,7 +389,7 @@ int igbvf_reset(struct igbvf *vf)
 
 bool igbvf_link_up(struct igbvf *vf)
 {
-	return rd32(vf, IGBVF_STATUS) & IGBVF_STATUS_LU;
+	return rd32(vf, igbvf_map()->link) & igbvf_map()->link_up;
 }
 
 bool igbvf_wait_link(struct igbvf *vf, unsigned int timeout_ms)
@@ -368,13 +443,13 @@ int igbvf_rings_setup(struct igbvf *vf)
 	wr32(vf, IGBVF_RDBAL, (uint32_t)vf->rxr_iova);
 	wr32(vf, IGBVF_RDBAH, (uint32_t)(vf->rxr_iova >> 32));
 	wr32(vf, IGBVF_RDLEN, ring_bytes);
-	wr32(vf, IGBVF_SRRCTL, SRRCTL_DROP_EN | SRRCTL_DESCTYPE_ONEBUF |
+	wr32(vf, IGBVF_SRRCTL, IGBVF_SRRCTL_DROP_EN | SRRCTL_DESCTYPE_ONEBUF |
 			       (IGBVF_BUF_SIZE >> SRRCTL_BSIZEPKT_SHIFT));
 	wr32(vf, IGBVF_RDH, 0);
 	wr32(vf, IGBVF_RDT, 0);
 	for (unsigned int i = 0; i < IGBVF_RING_SIZE; i++)
 		rx_post(vf, i);
-	wr32(vf, IGBVF_RXDCTL, IGBVF_QUEUE_ENABLE);
+	wr32(vf, IGBVF_RXDCTL, IGBVF_RXDCTL_ON);
 	/* All but one slot to the device: tail == head would mean empty. */
 	wr32(vf, IGBVF_RDT, IGBVF_RING_SIZE - 1);
 
@@ -393,6 +468,15 @@ int igbvf_init(struct igbvf *vf, struct vfio_dev *dev, uint64_t iova)
 
 	memset(vf, 0, sizeof(*vf));
 	vf->dev = dev;
+
+	{
+		uint16_t device = 0;
+
+		if (vfio_cfg_read(dev, 2, &device, 2) == 0 &&
+		    le16toh(device) != IGBVF_DEVICE)
+			return vf_fail(vf, ENODEV, "%s is 8086:%04x, not the %s this process drives",
+				       dev->bdf, le16toh(device), igbvf_map()->name);
+	}
 
 	ret = vfio_dma_alloc(dev, 2 * PAGE + 2 * bufs, iova, &vf->mem);
 	if (ret)
@@ -543,7 +627,7 @@ int igbvf_rx_vlan(struct igbvf *vf, void *buf, size_t cap,
 	__sync_synchronize();	/* read the buffer only after seeing DD */
 	len = le16toh(*length);
 	*vlan = (st & RXD_STAT_VP) ? le16toh(*tag) : 0;
-	if (!(st & RXD_STAT_EOP) || (st & RXD_ERR_MASK) || len > cap ||
+	if (!(st & RXD_STAT_EOP) || (st & IGBVF_RXD_ERR_MASK) || len > cap ||
 	    len > IGBVF_BUF_SIZE) {
 		ret = vf_fail(vf, EMSGSIZE, "RX desc %u: status 0x%x len %zu",
 			      i, st, len);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Userspace driver for an Intel 82576 VF (igbvf programming model) on top of
- * vfio_util: reset + mailbox handshake with the igb PF, one RX and one TX
- * ring of advanced descriptors, polled (no interrupts).
+ * Userspace driver for an Intel 82576 VF (igbvf programming model) or 82599
+ * VF (ixgbevf) on top of vfio_util: reset + mailbox handshake with the igb or
+ * ixgbe PF, one RX and one TX ring of advanced descriptors, polled (no
+ * interrupts). The two families differ in register offsets and a few bits
+ * (struct igbvf_map); mailbox protocol and descriptor formats are shared.
  */
 #ifndef IGBVF_DRV_H
 #define IGBVF_DRV_H
@@ -13,37 +15,71 @@
 
 #include "vfio_util.h"
 
-/* VF BAR0 registers (queue 0 sits at the 0x2800/0x3800 aliases). */
-#define IGBVF_CTRL		0x0000
-#define IGBVF_STATUS		0x0008
-#define IGBVF_EIMC		0x1528
-#define IGBVF_VMBMEM		0x0800
-#define IGBVF_V2PMAILBOX	0x0C40
-#define IGBVF_VFGPRC		0x0F10
-#define IGBVF_VFGPTC		0x0F14
-#define IGBVF_RDBAL		0x2800
-#define IGBVF_RDBAH		0x2804
-#define IGBVF_RDLEN		0x2808
-#define IGBVF_SRRCTL		0x280C
-#define IGBVF_RDH		0x2810
-#define IGBVF_RDT		0x2818
-#define IGBVF_RXDCTL		0x2828
-#define IGBVF_TDBAL		0x3800
-#define IGBVF_TDBAH		0x3804
-#define IGBVF_TDLEN		0x3808
-#define IGBVF_TDH		0x3810
-#define IGBVF_TDT		0x3818
-#define IGBVF_TXDCTL		0x3828
-#define IGBVF_TDWBAL		0x3838
-#define IGBVF_TDWBAH		0x383C
+/*
+ * The VF's BAR0 register map, chosen at run time by family: the 82576 VF
+ * (igbvf, queue 0 at the 0x2800/0x3800 aliases) or the 82599 VF (ixgbevf,
+ * `IXGBE_VF*`/`IXGBE_VT*`). The IGBVF_* names below read the map of the VFs
+ * this process tests (igbvf_map()); one process tests one family.
+ */
+struct igbvf_map {
+	const char *name;	/* "82576 VF" */
+	uint16_t device;	/* PCI device id */
+	bool ixgbe;		/* 82599 VF (ixgbe family) */
+	uint8_t queues;		/* queue pairs in BAR0: 2 (82576), 8 (82599) */
+	uint32_t ctrl, status, link, link_up;	/* link: register and bit */
+	uint32_t eimc, mailbox, mbmem, vfgprc, vfgptc;
+	uint32_t rdbal, rdbah, rdlen, srrctl, rdh, rdt, rxdctl;
+	uint32_t tdbal, tdbah, tdlen, tdh, tdt, txdctl, tdwbal, tdwbah;
+	uint32_t srrctl_drop_en;	/* igb bit 31, ixgbe bit 28 */
+	uint32_t rxdctl_on;		/* what "RX queue on" writes (+VME on ixgbe) */
+	uint32_t rxd_err_mask;		/* RX write-back frame error bits */
+};
 
+extern const struct igbvf_map igbvf_map_82576, igbvf_map_82599;
+/*
+ * The map for the VFs under test: the family of $VF_BDF (else the first of
+ * $VF_BDFS) read from sysfs on first use, 82576 if neither is set.
+ */
+const struct igbvf_map *igbvf_map(void);
+/* The map for a PCI device id, or NULL. */
+const struct igbvf_map *igbvf_map_for(uint16_t device);
+
+#define IGBVF_CTRL		(igbvf_map()->ctrl)
+#define IGBVF_STATUS		(igbvf_map()->status)
+#define IGBVF_EIMC		(igbvf_map()->eimc)
+#define IGBVF_VMBMEM		(igbvf_map()->mbmem)
+#define IGBVF_V2PMAILBOX	(igbvf_map()->mailbox)
+#define IGBVF_VFGPRC		(igbvf_map()->vfgprc)
+#define IGBVF_VFGPTC		(igbvf_map()->vfgptc)
+#define IGBVF_RDBAL		(igbvf_map()->rdbal)
+#define IGBVF_RDBAH		(igbvf_map()->rdbah)
+#define IGBVF_RDLEN		(igbvf_map()->rdlen)
+#define IGBVF_SRRCTL		(igbvf_map()->srrctl)
+#define IGBVF_RDH		(igbvf_map()->rdh)
+#define IGBVF_RDT		(igbvf_map()->rdt)
+#define IGBVF_RXDCTL		(igbvf_map()->rxdctl)
+#define IGBVF_TDBAL		(igbvf_map()->tdbal)
+#define IGBVF_TDBAH		(igbvf_map()->tdbah)
+#define IGBVF_TDLEN		(igbvf_map()->tdlen)
+#define IGBVF_TDH		(igbvf_map()->tdh)
+#define IGBVF_TDT		(igbvf_map()->tdt)
+#define IGBVF_TXDCTL		(igbvf_map()->txdctl)
+#define IGBVF_TDWBAL		(igbvf_map()->tdwbal)
+#define IGBVF_TDWBAH		(igbvf_map()->tdwbah)
+#define IGBVF_DEVICE		(igbvf_map()->device)
+#define IGBVF_SRRCTL_DROP_EN	(igbvf_map()->srrctl_drop_en)
+#define IGBVF_RXDCTL_ON		(igbvf_map()->rxdctl_on)
+#define IGBVF_RXD_ERR_MASK	(igbvf_map()->rxd_err_mask)
+#define IGBVF_IS_IXGBE		(igbvf_map()->ixgbe)
+/* Queue pairs in the VF's BAR0 (the migration stream's header counts them). */
+#define VF_QUEUES		(igbvf_map()->queues)
+
+/* The same in both families. */
 #define IGBVF_CTRL_RST		(1u << 26)
-#define IGBVF_STATUS_LU		(1u << 1)
 #define IGBVF_QUEUE_ENABLE	(1u << 25)	/* RXDCTL / TXDCTL */
 
 #define IGBVF_BAR0_SIZE		0x4000
 #define IGBVF_VENDOR		0x8086
-#define IGBVF_DEVICE		0x10ca
 
 #define IGBVF_RING_SIZE		64	/* descriptors per ring */
 #define IGBVF_BUF_SIZE		2048	/* one RX/TX buffer per descriptor */

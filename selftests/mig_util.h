@@ -32,6 +32,7 @@
 #define MIG_MAX_RECORD		4096
 #define MIG_MAX_STREAM		(64 * 1024)
 #define MIG_FLAG_MANDATORY	1
+#define MIG_FAMILY_IXGBE	0
 #define MIG_FAMILY_IGB		1
 
 #define MIG_TAG_COMPAT		0x0001

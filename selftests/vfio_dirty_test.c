@@ -36,7 +36,8 @@
 #define IOVA_BIG	0x40000000ull	/* our RX ring + scattered buffers */
 #define BIG_SIZE	(32ull << 20)
 #define RING_N		512
-#define RXTAIL_PAGE	0x2000ull
+/* The page of queue 0's RDT: igb 0x2000, ixgbe 0x1000. */
+#define RXTAIL_PAGE	((uint64_t)IGBVF_RDT & ~0xfffull)
 
 static bool driver_must_log(void)
 {

@@ -83,7 +83,7 @@
 #define WALK_MAX_DESCS		(WALK_MAX_RING_LEN / 16)	/* 65528 */
 #define WALK_PER_CALL		8192u		/* MAX_WALK_DESCS */
 
-#define SRRCTL_DROP_EN		0x80000000u
+#define SRRCTL_DROP_EN		IGBVF_SRRCTL_DROP_EN
 #define SRRCTL_ONEBUF		0x02000000u
 #define SRRCTL_1BUF_2K		(SRRCTL_DROP_EN | SRRCTL_ONEBUF | 2)
 #define RXD_STAT_DD		0x1u
@@ -999,9 +999,11 @@ TEST_F_TIMEOUT(hostile, usable_after, 600)
  * marked: a long write from the page below, a wide one with RDT inside, a
  * byte write, or an ioeventfd.
  */
-#define TRAP_PAGE	0x2000ull	/* RX queue registers: not mmapped */
-#define BELOW_PAGE	0x1000ull	/* interrupt registers: mmapped */
-#define CANARY		0x1680ull	/* EITR(0): a plain register of the page below */
+/* igb: RX queues 0x2000, interrupts below; ixgbe: RX queues 0x1000, CTRL/mailbox/EITR below. */
+#define TRAP_PAGE	((uint64_t)IGBVF_RDT & ~0xfffull)	/* RX queue registers: not mmapped */
+#define BELOW_PAGE	(TRAP_PAGE - 0x1000)			/* mmapped */
+/* EITR(0) (igb 0x1680, ixgbe VTEITR(0) 0x0820): a plain register of the page below. */
+#define CANARY		(IGBVF_IS_IXGBE ? 0x0820ull : 0x1680ull)
 
 /* The BAR0 layout these tests rely on (vfio_dirty_test region_info checks it). */
 static void trap_layout(struct __test_metadata *_metadata, FIXTURE_DATA(hostile) *self)
@@ -1115,14 +1117,14 @@ static void still_usable(struct __test_metadata *_metadata, FIXTURE_DATA(hostile
  */
 TEST_F(hostile, long_write_across_rdt)
 {
-	static const struct {
+	const struct {
 		const char *what;
 		uint64_t from, to;
 	} cases[] = {
-		{ "from the last register of the page below through RDT", 0x1ffc, IGBVF_RDT + 4 },
+		{ "from the last register of the page below through RDT", TRAP_PAGE - 4, IGBVF_RDT + 4 },
 		{ "the whole page below and the RX registers through RDT", BELOW_PAGE, IGBVF_RDT + 4 },
 		{ "64 bytes from RDH through RDT and RXDCTL", IGBVF_RDH, IGBVF_RDH + 64 },
-		{ "across the end of the trapped page (no RDT)", 0x2ff0, 0x3010 },
+		{ "across the end of the trapped page (no RDT)", TRAP_PAGE + 0xff0, TRAP_PAGE + 0x1010 },
 	};
 	static uint8_t buf[2 * 4096];
 	uint32_t c0, c1, flip = 0x100;
@@ -1193,7 +1195,7 @@ TEST_F(hostile, wide_write_over_rdt)
 		t = other_tail(self);
 		bar0_snapshot(self, IGBVF_RDH, buf, 16);
 		memcpy(buf + 8, &t, 4);
-		expect_refused(_metadata, self, "16 bytes: RDH, 0x2814, RDT, 0x281c", IGBVF_RDH,
+		expect_refused(_metadata, self, "16 bytes: RDH, RDH + 4, RDT, RDT + 4", IGBVF_RDH,
 			       buf, 16);
 
 		t = other_tail(self);
@@ -1264,7 +1266,7 @@ static uint32_t kick_and_read(FIXTURE_DATA(hostile) *self, int efd, uint64_t off
  */
 TEST_F(hostile, ioeventfd_on_rdt)
 {
-	static const struct {
+	const struct {
 		const char *what;
 		uint64_t off;
 		uint32_t size;
@@ -1275,8 +1277,8 @@ TEST_F(hostile, ioeventfd_on_rdt)
 		{ "RDT's second byte", IGBVF_RDT + 1, 1 },
 		{ "RDH (same page)", IGBVF_RDH, 4 },
 		{ "RXDCTL (same page)", IGBVF_RXDCTL, 4 },
-		{ "8 bytes from the page below into the trapped one", 0x1ffc, 8 },
-		{ "8 bytes from the trapped page into the next", 0x2ffc, 8 },
+		{ "8 bytes from the page below into the trapped one", TRAP_PAGE - 4, 8 },
+		{ "8 bytes from the trapped page into the next", TRAP_PAGE + 0xffc, 8 },
 	};
 	const uint32_t tdbal = 0x55aa5500;
 	uint32_t t0, v, old;

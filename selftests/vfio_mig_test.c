@@ -950,11 +950,12 @@ TEST_F_TIMEOUT(mig, stream_contents, 120)
 	for (i = 0; i < n; i++)
 		TH_LOG("  record 0x%04x flags 0x%x len %u @%zu", recs[i].tag,
 		       recs[i].flags, recs[i].len, recs[i].off);
-	EXPECT_EQ(MIG_FAMILY_IGB, s[MIG_OFF_FAMILY]);
+	EXPECT_EQ(IGBVF_IS_IXGBE ? MIG_FAMILY_IXGBE : MIG_FAMILY_IGB, s[MIG_OFF_FAMILY]);
 	EXPECT_EQ(IGBVF_VENDOR, mig_get16(s + MIG_OFF_VENDOR));
 	EXPECT_EQ(IGBVF_DEVICE, mig_get16(s + MIG_OFF_DEVICE));
-	EXPECT_EQ(2, s[MIG_OFF_RXQ]) TH_LOG("82576 VF: 2 RX queues");
-	EXPECT_EQ(2, s[MIG_OFF_TXQ]) TH_LOG("82576 VF: 2 TX queues");
+	/* Queue pairs in the VF's BAR (pure/hw/family.rs): 82576 2, 82599 8. */
+	EXPECT_EQ(VF_QUEUES, s[MIG_OFF_RXQ]) TH_LOG("%s: %d RX queues", igbvf_map()->name, VF_QUEUES);
+	EXPECT_EQ(VF_QUEUES, s[MIG_OFF_TXQ]) TH_LOG("%s: %d TX queues", igbvf_map()->name, VF_QUEUES);
 	{
 		static const uint16_t need[] = {
 			MIG_TAG_COMPAT, MIG_TAG_DEV_REGS, MIG_TAG_MAILBOX,
@@ -1171,19 +1172,24 @@ struct hdr_case {
 	uint8_t val;
 };
 
+/* Values filled in by the VF's family (no real case uses them). */
+#define HDR_OTHER	0xF0	/* the other family, or a model of it */
+#define HDR_SIBLING	0xF1	/* another model of the same family */
+#define HDR_MORE	0xF2	/* one queue more than the VF has */
+
 static const struct hdr_case hdr_cases[] = {
 	{ "magic", 0, 'X' },
 	{ "magic last byte", 7, '2' },
 	{ "version 2", MIG_OFF_VERSION, 2 },
 	{ "version 0x101", MIG_OFF_VERSION + 1, 1 },
 	{ "header_len 33", MIG_OFF_HDR_LEN, 33 },
-	{ "family ixgbe", MIG_OFF_FAMILY, 0 },
+	{ "family: the other one", MIG_OFF_FAMILY, HDR_OTHER },
 	{ "family 7", MIG_OFF_FAMILY, 7 },
 	{ "header flags", MIG_OFF_HFLAGS, 1 },
 	{ "vendor", MIG_OFF_VENDOR, 0x87 },
-	{ "device I350 VF", MIG_OFF_DEVICE, 0x20 },	/* 0x10ca -> 0x1020 */
-	{ "device 82599 VF", MIG_OFF_DEVICE, 0xed },	/* 0x10ca -> 0x10ed */
-	{ "rx queues 3", MIG_OFF_RXQ, 3 },
+	{ "device: another model of the family", MIG_OFF_DEVICE, HDR_SIBLING },
+	{ "device: a model of the other family", MIG_OFF_DEVICE, HDR_OTHER },
+	{ "rx queues: one more than the VF has", MIG_OFF_RXQ, HDR_MORE },
 	{ "tx queues 9", MIG_OFF_TXQ, 9 },
 	{ "reserved byte", MIG_OFF_RESERVED + 5, 1 },
 };
@@ -1196,9 +1202,17 @@ TEST_F_TIMEOUT(resume, bad_header_at_write, 180)
 		const struct hdr_case *h = &hdr_cases[i];
 
 		memcpy(c->buf, c->stream, c->stream_len);
-		if (h->off == MIG_OFF_DEVICE) {	/* 16-bit: low byte names the model */
-			c->buf[h->off] = h->val;
-			c->buf[h->off + 1] = h->val == 0x20 ? 0x15 : 0x10;
+		if (h->off == MIG_OFF_DEVICE) {
+			/* 82576 -> I350 or 82599; 82599 -> X540 or 82576 */
+			uint16_t dev = IGBVF_IS_IXGBE ? (h->val == HDR_SIBLING ? 0x1515 : 0x10ca) :
+							(h->val == HDR_SIBLING ? 0x1520 : 0x10ed);
+
+			c->buf[h->off] = dev & 0xff;
+			c->buf[h->off + 1] = dev >> 8;
+		} else if (h->val == HDR_OTHER) {	/* family */
+			c->buf[h->off] = IGBVF_IS_IXGBE ? MIG_FAMILY_IGB : MIG_FAMILY_IXGBE;
+		} else if (h->val == HDR_MORE) {
+			c->buf[h->off] = VF_QUEUES + 1;
 		} else {
 			c->buf[h->off] = h->val;
 		}
@@ -1728,11 +1742,18 @@ TEST_F_TIMEOUT(mig, concurrent_reset_and_transitions, 180)
 /* ---- migration under traffic ------------------------------------------ */
 
 #define NREGS 13
-static const uint32_t ring_regs[NREGS] = {
-	IGBVF_RDBAL, IGBVF_RDBAH, IGBVF_RDLEN, IGBVF_SRRCTL, IGBVF_RDH, IGBVF_RDT,
-	IGBVF_TDBAL, IGBVF_TDBAH, IGBVF_TDLEN, IGBVF_TDH, IGBVF_TDT,
-	IGBVF_TDWBAL, IGBVF_TDWBAH,
-};
+#define RING_REGS { \
+	IGBVF_RDBAL, IGBVF_RDBAH, IGBVF_RDLEN, IGBVF_SRRCTL, IGBVF_RDH, IGBVF_RDT, \
+	IGBVF_TDBAL, IGBVF_TDBAH, IGBVF_TDLEN, IGBVF_TDH, IGBVF_TDT, \
+	IGBVF_TDWBAL, IGBVF_TDWBAH, \
+}
+
+static uint32_t ring_reg(int i)
+{
+	const uint32_t regs[NREGS] = RING_REGS;
+
+	return regs[i];
+}
 static const char *const ring_reg_names[NREGS] = {
 	"RDBAL", "RDBAH", "RDLEN", "SRRCTL", "RDH", "RDT",
 	"TDBAL", "TDBAH", "TDLEN", "TDH", "TDT", "TDWBAL", "TDWBAH",
@@ -1784,7 +1805,7 @@ static void migrate(struct __test_metadata *_metadata, struct migration *m,
 		TH_LOG("%s", vfio_errmsg());
 	ASSERT_EQ(-1, nfd);
 	for (int i = 0; i < NREGS; i++)
-		m->src_regs[i] = vfio_bar0_read32(m->src, ring_regs[i]);
+		m->src_regs[i] = vfio_bar0_read32(m->src, ring_reg(i));
 	if (m->in_p2p)
 		m->in_p2p(_metadata, m);
 	ASSERT_EQ(0, vfio_mig_set_state(m->src, S_STOP_COPY, &nfd))
@@ -1811,7 +1832,7 @@ static void migrate(struct __test_metadata *_metadata, struct migration *m,
 		TH_LOG("RESUMING -> STOP: %s", vfio_errmsg());
 	close(rfd);
 	for (int i = 0; i < NREGS; i++)
-		m->dst_regs[i] = vfio_bar0_read32(m->dst, ring_regs[i]);
+		m->dst_regs[i] = vfio_bar0_read32(m->dst, ring_reg(i));
 	ASSERT_EQ(0, vfio_enable_bus_master(m->dst)) TH_LOG("%s", vfio_errmsg());
 	reach(_metadata, m->dst, S_RUNNING, NULL);
 	m->t_run = now_ns();

@@ -67,7 +67,7 @@
 
 #define RXD_STAT_DD	0x1u
 #define RXD_STAT_EOP	0x2u
-#define RXD_ERR_MASK	0xF7000000u
+#define RXD_ERR_MASK	IGBVF_RXD_ERR_MASK
 
 static unsigned int env_uint(const char *name, unsigned int def)
 {
