@@ -5,7 +5,7 @@
 #   KERNEL=7.3 make ...                         the same against the 7.3 rig kernel (default 6.12)
 #   make demo                                   build everything, live-migrate a guest with a VF in QEMU
 #   make check                                  host unit tests + the VM selftest suite
-.PHONY: all modules clean check check-debug check-kernel xkernel host-test demo demo-uapi e2e kernel deps clippy fuzz fuzz-long bench bench-dirty
+.PHONY: all modules clean check check-debug check-kernel xkernel host-test demo demo-uapi e2e kernel deps clippy fuzz fuzz-long bench bench-nics bench-dirty
 
 # KERNEL=6.12|7.3 picks the rig kernel (default 6.12); KDIR names any other build tree.
 KDIR ?= $(shell bash scripts/build-kernel.sh --print 2>/dev/null)
@@ -84,6 +84,10 @@ fuzz-long:
 # Migration figures (state size, stop-copy and resume times, frames lost) in the VM.
 bench:
 	MIG_DEMO_CMD=vfio_mig_bench bash scripts/demo-uapi.sh
+
+# The same figures on both NICs (82576, 82599 model) with the ixgbe/igb ratios.
+bench-nics:
+	bash scripts/bench-nics.sh
 
 # Dirty-tracking figures in the VM: RX rate and trap cost with logging off/on, REPORT time
 # over 32 MiB vs 64 GiB.

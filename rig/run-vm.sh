@@ -20,14 +20,12 @@ usage: rig/run-vm.sh --kernel <builddir> [--module <vfio_ixgbevf_mig.ko>] [--tes
   --smoke    add the rig self-test (rig/smoke_test.sh); needs no --tests
   --timeout  hard limit for the whole VM run, default 600 s
   --log      serial log file (default: a new file under \$TMPDIR)
-  --numvfs   VFs to enable on the igb PF (default 2, at most 7); all are bound to the driver
-  --qemu     put qemu-system-x86_64 and its firmware in the VM (nested guests): the
-             --qemu-bin one when given
+  --numvfs   VFs to enable on the PF (default 2, at most 7); all are bound to the driver
+  --qemu     put the QEMU that runs the VM and its firmware in the VM (nested guests)
   --add      copy a host file into the VM's initramfs at <dst>
-  --qemu-bin the QEMU that runs the VM (default: qemu-system-x86_64 on PATH, Debian's);
-             rig/qemu/build-qemu.sh prints the rig's own build, which has the 82599 model
-  --nic      the SR-IOV PF: igb (82576, default) or ixgbe (82599, -device ixgbe82599, needs
-             a QEMU with that model: --qemu-bin)
+  --qemu-bin the QEMU that runs the VM (default: \$MIG_QEMU_BIN, else the rig's own build,
+             rig/qemu/build-qemu.sh, which has the 82599 model; Debian's when not built)
+  --nic      the SR-IOV PF: igb (82576, default) or ixgbe (82599, -device ixgbe82599)
 env: MIG_ACCEL=tcg|kvm (default: tcg unless a cached KVM probe boot succeeded),
      MIG_SMP (vCPUs, default 2), MIG_MEM (RAM, default 1G), MIG_APPEND (extra kernel
      command line), MIG_QEMU_ARGS (extra QEMU arguments, split at blanks; e.g. a
@@ -42,7 +40,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 die() { echo "run-vm: $*" >&2; exit 2; }
 
 kdir= module= tests= timeout=600 drivers= cmd= smoke=0 log= numvfs=2 qemu=0
-qemu_bin=qemu-system-x86_64 nic=igb
+qemu_bin= nic=igb
 adds=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -69,6 +67,15 @@ bz=$kdir/arch/x86/boot/bzImage
 [ -n "$tests" ] || [ $smoke = 1 ] || [ -n "$cmd" ] || die "need --tests, --cmd or --smoke"
 [[ "$timeout" =~ ^[0-9]+$ ]] || die "bad --timeout $timeout"
 [[ "$numvfs" =~ ^[1-7]$ ]] || die "bad --numvfs $numvfs (1..7)"
+# The rig's QEMU (rig/qemu/build-qemu.sh: Debian's 10.2.2 + the 82599 model) runs both NICs;
+# MIG_QEMU_BIN or --qemu-bin picks another, Debian's if the rig's is not built yet.
+if [ -z "$qemu_bin" ]; then
+	qemu_bin=${MIG_QEMU_BIN:-$(bash "$here/rig/qemu/build-qemu.sh" --print 2>/dev/null || true)}
+	[ -n "$qemu_bin" ] || {
+		qemu_bin=qemu-system-x86_64
+		echo "run-vm: the rig's QEMU is not built (rig/qemu/build-qemu.sh): using Debian's" >&2
+	}
+fi
 command -v "$qemu_bin" >/dev/null || die "QEMU $qemu_bin not found"
 case "$nic" in
 igb) nicdev=igb ;;
@@ -107,7 +114,7 @@ mkargs=(--kernel "$kdir" --out "$tmp/initramfs.cpio.gz" --conf "$tmp/rig.conf")
 [ -z "$tests" ] || mkargs+=(--tests "$tests")
 [ $smoke = 0 ] || mkargs+=(--add "$here/rig/smoke_test.sh:/tests/smoke_test")
 [ $qemu = 0 ] || mkargs+=(--qemu)
-# One QEMU: with --qemu-bin the nested guest runs on the same build (default: Debian's for both).
+# One QEMU: the nested guest runs on the same build as the VM.
 [ $qemu = 0 ] || [ "$qemu_bin" = qemu-system-x86_64 ] || mkargs+=(--qemu-bin "$(command -v "$qemu_bin")")
 for a in ${adds[@]+"${adds[@]}"}; do mkargs+=(--add "$a"); done
 "$here/rig/mkinitramfs.sh" "${mkargs[@]}" || die "initramfs build failed"
@@ -115,7 +122,10 @@ for a in ${adds[@]+"${adds[@]}"}; do mkargs+=(--add "$a"); done
 append="console=ttyS0 panic=-1 oops=panic no_timer_check intel_iommu=on iommu.strict=1 ${MIG_APPEND:-}"
 qemu_cmd() { # <accel>: sets the array q
 	# Multi-threaded TCG aborted QEMU 10.0.2 now and then (iotlb_to_section assertion while a
-	# VF reset remaps memory under MMIO from the other vCPU); one TCG thread runs as fast here.
+	# VF reset remaps memory under MMIO from the other vCPU); with 10.2.2 one suite run passed
+	# and one hung in the stress test (RCU stalls: an idle vCPU's timer did not fire for 26 s).
+	# One TCG thread runs as fast here; races are shown by host-side interleaving checks and
+	# widened windows instead.
 	local a=$1
 	[ "$a" = tcg ] && a=tcg,thread=single
 	q=("$qemu_bin" -M q35,kernel-irqchip=split -accel "$a" -smp "$smp" -m "${MIG_MEM:-1G}"
