@@ -26,7 +26,8 @@ usage: rig/run-vm.sh --kernel <builddir> [--module <vfio_ixgbevf_mig.ko>] [--tes
   --qemu-bin the QEMU that runs the VM (default: \$MIG_QEMU_BIN, else the rig's own build,
              rig/qemu/build-qemu.sh, which has the 82599 model; Debian's when not built)
   --nic      the SR-IOV PF: igb (82576, default) or ixgbe (82599, -device ixgbe82599)
-env: MIG_ACCEL=tcg|kvm (default: tcg unless a cached KVM probe boot succeeded),
+env: MIG_ACCEL=tcg|tcg-mt|kvm (default: tcg unless a cached KVM probe boot succeeded;
+     tcg-mt: multi-threaded TCG, one host thread per vCPU, for trials: see qemu_cmd),
      MIG_SMP (vCPUs, default 2), MIG_MEM (RAM, default 1G), MIG_APPEND (extra kernel
      command line), MIG_QEMU_ARGS (extra QEMU arguments, split at blanks; e.g. a
      filter-dump of the hub: -object filter-dump,id=d,netdev=p1,file=<pcap>)
@@ -128,6 +129,7 @@ qemu_cmd() { # <accel>: sets the array q
 	# widened windows instead.
 	local a=$1
 	[ "$a" = tcg ] && a=tcg,thread=single
+	[ "$a" = tcg-mt ] && a=tcg,thread=multi
 	q=("$qemu_bin" -M q35,kernel-irqchip=split -accel "$a" -smp "$smp" -m "${MIG_MEM:-1G}"
 		-nodefaults -nographic -serial stdio -monitor none -no-reboot
 		-device intel-iommu,intremap=on,caching-mode=on
@@ -159,9 +161,9 @@ probe_kvm() {
 	echo "$verdict"
 }
 case "${MIG_ACCEL:-}" in
-tcg|kvm) accel=$MIG_ACCEL ;;
+tcg|tcg-mt|kvm) accel=$MIG_ACCEL ;;
 "") if [ -e /dev/kvm ]; then accel=$(probe_kvm); else accel=tcg; fi ;;
-*) die "MIG_ACCEL must be tcg or kvm" ;;
+*) die "MIG_ACCEL must be tcg, tcg-mt or kvm" ;;
 esac
 
 # Kernel log lines that fail the run no matter what the tests said.

@@ -266,6 +266,51 @@ static int mbx_recv_reply(struct igbvf *vf, uint32_t type, uint32_t *msg,
 		       type, msg[0]);
 }
 
+/*
+ * ixgbe mailbox API (ixgbevf mbx.h): IXGBE_VF_API_NEGOTIATE and, from API 1.1
+ * on, IXGBE_VF_GET_QUEUES. The ixgbe PF keeps the negotiated API per VF
+ * (a VF_RESET sets it back to 1.0) and NACKs GET_QUEUES under 1.0.
+ */
+#define MSG_IXGBE_API_NEGOTIATE	0x08
+#define MSG_IXGBE_GET_QUEUES	0x09
+
+int igbvf_ixgbe_api(struct igbvf *vf, uint32_t api)
+{
+	uint32_t msg[2] = { MSG_IXGBE_API_NEGOTIATE, api };
+	int ret;
+
+	if (!IGBVF_IS_IXGBE)
+		return vf_fail(vf, EOPNOTSUPP, "mailbox API negotiation is ixgbe only");
+	ret = igbvf_mbx_send(vf, msg, 2);
+	if (ret)
+		return ret;
+	ret = mbx_recv_reply(vf, MSG_IXGBE_API_NEGOTIATE, msg, 2);
+	if (ret)
+		return ret;
+	if (!(msg[0] & MSG_ACK))
+		return vf_fail(vf, EPERM, "PF refused mailbox API %u (reply 0x%x)", api, msg[0]);
+	return 0;
+}
+
+int igbvf_ixgbe_get_queues(struct igbvf *vf, uint32_t q[4])
+{
+	uint32_t msg[5] = { MSG_IXGBE_GET_QUEUES };
+	int ret;
+
+	if (!IGBVF_IS_IXGBE)
+		return vf_fail(vf, EOPNOTSUPP, "GET_QUEUES is ixgbe only");
+	ret = igbvf_mbx_send(vf, msg, 5);
+	if (ret)
+		return ret;
+	ret = mbx_recv_reply(vf, MSG_IXGBE_GET_QUEUES, msg, 5);
+	if (ret)
+		return ret;
+	if (!(msg[0] & MSG_ACK))
+		return vf_fail(vf, EPERM, "PF refused GET_QUEUES (reply 0x%x)", msg[0]);
+	memcpy(q, &msg[1], 4 * sizeof(*q));
+	return 0;
+}
+
 /* Locally administered, unicast, stable per BDF so reruns look the same. */
 static void mac_from_bdf(const char *bdf, uint8_t mac[6])
 {

@@ -139,6 +139,14 @@ int igbvf_set_multicast(struct igbvf *vf, const uint8_t (*addrs)[6],
 			unsigned int n);
 /* E1000_VF_SET_VLAN: join (add) or leave VLAN vid. */
 int igbvf_set_vlan(struct igbvf *vf, uint16_t vid, bool add);
+/*
+ * 82599 VF only (-EOPNOTSUPP on the 82576): negotiate ixgbe mailbox API `api`
+ * (ixgbe_mbox_api_*: 1.1 = 2, 1.2 = 3, 1.3 = 4); ask the PF for the VF's
+ * queues, q = {tx queues, rx queues, transparent VLAN, default queue}. A PF
+ * NACK gives -EPERM.
+ */
+int igbvf_ixgbe_api(struct igbvf *vf, uint32_t api);
+int igbvf_ixgbe_get_queues(struct igbvf *vf, uint32_t q[4]);
 bool igbvf_link_up(struct igbvf *vf);
 bool igbvf_wait_link(struct igbvf *vf, unsigned int timeout_ms);
 

@@ -2087,6 +2087,43 @@ TEST_F_TIMEOUT(mig2, migrate_there_and_back, 240)
 	exchange(_metadata, c, &c->drv, 6);
 }
 
+/*
+ * The PF-held context of an ixgbe VF includes the mailbox API it negotiated
+ * (intel_vf_mig_ctx.mbx_api): the destination PF must answer as the source
+ * did. GET_QUEUES tells: the ixgbe PF NACKs it under API 1.0, which is what
+ * a VF has after a reset, so the destination answering it is the API carried.
+ */
+#define IXGBE_API_13	4	/* ixgbe_mbox_api_13 */
+TEST_F_TIMEOUT(mig2, ixgbe_mailbox_api_carried, 180)
+{
+	struct mig_ctx *c = &self->c;
+	struct migration m = { .src = &c->dev, .dst = &self->dev1 };
+	uint32_t q[4], q1[4];
+	int ret;
+
+	if (!IGBVF_IS_IXGBE)
+		SKIP(return, "%s: the mailbox API is negotiated by ixgbe VFs only",
+		     igbvf_map()->name);
+	drv_up(_metadata, c);
+	ret = igbvf_ixgbe_get_queues(&c->drv, q);
+	ASSERT_EQ(-EPERM, ret) TH_LOG("GET_QUEUES under API 1.0 must be refused: %d %s",
+				      ret, c->drv.err);
+	ASSERT_EQ(0, igbvf_ixgbe_api(&c->drv, IXGBE_API_13)) TH_LOG("%s", c->drv.err);
+	ASSERT_EQ(0, igbvf_ixgbe_get_queues(&c->drv, q)) TH_LOG("%s", c->drv.err);
+	TH_LOG("source under API 1.3: %u TX / %u RX queues, transparent VLAN %u, default queue %u",
+	       q[0], q[1], q[2], q[3]);
+	exchange(_metadata, c, &c->drv, 4);
+	migrate(_metadata, &m, self->buf);
+	igbvf_move(&c->drv, &self->dev1);
+	ret = igbvf_ixgbe_get_queues(&c->drv, q1);
+	ASSERT_EQ(0, ret) TH_LOG("destination PF: %s (the negotiated API was not restored)",
+				 c->drv.err);
+	EXPECT_EQ(0, memcmp(q, q1, sizeof(q)))
+		TH_LOG("destination: %u TX / %u RX queues, VLAN %u, default %u", q1[0], q1[1],
+		       q1[2], q1[3]);
+	exchange(_metadata, c, &c->drv, 4);
+}
+
 /* ---- the mailbox across the switch-over --------------------------------- */
 
 /*
