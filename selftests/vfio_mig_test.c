@@ -2223,6 +2223,74 @@ TEST_F_TIMEOUT(mig2, mailbox_request_while_quiesced, 120)
 	expect_mc_reply(_metadata, &self->dev1, "destination");
 }
 
+/* Index of VF bdf under the PF (its virtfnN link), or -1. */
+static int vf_index(const char *pf, const char *bdf)
+{
+	char path[256], target[256];
+
+	for (int i = 0; i < 64; i++) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/virtfn%d", pf, i);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n < 0)
+			return -1;
+		target[n] = 0;
+		if (!strcmp(strrchr(target, '/') ? strrchr(target, '/') + 1 : target, bdf))
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * The ixgbe PF pings a VF (IXGBE_PF_CONTROL_MSG in its mailbox memory, PFSTS)
+ * when the admin changes the VF's link state. While the VF is quiesced the
+ * PF patch holds the ping back (it would overwrite a request the PF has not
+ * read), the saved context says so (INTEL_VF_MIG_MBX_PING) and the
+ * destination's PF sends it when the destination runs. Without that the
+ * guest never learns of the change. On the 82576 the only triggers are a PF
+ * link change and a PF reset, which the rig cannot cause without resetting
+ * the VFs, so this runs on the 82599 only.
+ */
+static void ping_in_p2p(struct __test_metadata *_metadata, struct migration *m)
+{
+	const char *pf = getenv("PF_BDF"), *pf_if = getenv("PF_IF"), *ip = getenv("IP");
+	char cmd[256];
+	uint32_t seen;
+	int vf = vf_index(pf, m->src->bdf);
+
+	ASSERT_LE(0, vf) TH_LOG("%s is not a VF of %s", m->src->bdf, pf);
+	snprintf(cmd, sizeof(cmd), "%s link set dev %s vf %d state auto", ip ?: "/sbin/ip",
+		 pf_if, vf);
+	ASSERT_EQ(0, system(cmd)) TH_LOG("%s failed", cmd);
+	usleep(200000);
+	seen = vfio_bar0_read32(m->src, IGBVF_V2PMAILBOX);
+	ASSERT_EQ(0, seen & T_MBX_PFSTS)
+		TH_LOG("the PF pinged a quiesced VF (mailbox 0x%x)", seen);
+}
+
+#define T_MSG_PF_CONTROL	0x0100	/* IXGBE_PF_CONTROL_MSG */
+TEST_F_TIMEOUT(mig2, ixgbe_ping_held_while_quiesced, 120)
+{
+	struct mig_ctx *c = &self->c;
+	struct migration m = { .src = &c->dev, .dst = &self->dev1, .in_p2p = ping_in_p2p };
+	uint32_t seen, w0;
+
+	if (!IGBVF_IS_IXGBE)
+		SKIP(return, "%s: no PF ping the rig can cause without resetting the VF",
+		     igbvf_map()->name);
+	if (!getenv("PF_BDF") || !getenv("PF_IF"))
+		SKIP(return, "PF_BDF/PF_IF not set");
+	drv_up(_metadata, c);
+	migrate(_metadata, &m, self->buf);
+	seen = mbx_collect(&self->dev1, T_MBX_PFSTS, 2000);
+	w0 = vfio_bar0_read32(&self->dev1, IGBVF_VMBMEM);
+	TH_LOG("destination mailbox after RUNNING: 0x%x, message 0x%x", seen, w0);
+	ASSERT_TRUE(seen & T_MBX_PFSTS) TH_LOG("the ping held while quiesced never arrived");
+	EXPECT_EQ(T_MSG_PF_CONTROL, w0 & 0xffff) TH_LOG("not the PF's control message");
+	vfio_bar0_write32(&self->dev1, IGBVF_V2PMAILBOX, T_MBX_ACK);
+}
+
 /* Sends the request while running and waits for the reply without reading the control. */
 static void request_answered_unread(struct __test_metadata *_metadata, struct vfio_dev *d)
 {
