@@ -5,7 +5,9 @@
 # rig/ixgbe_model_test.sh:/tests/ixgbe_model_test --cmd ixgbe_model_test`: the ixgbe PF probed
 # (EEPROM checksum, MAC reset, semaphores), its link up at 10 Gb/s, ARP both ways
 # between the PF and the virtio-net peer on the QEMU hub, the VFs 8086:10ed, and, when
-# the kernel has ixgbevf, a VF driven by stock ixgbevf passing traffic; last, with
+# the kernel has ixgbevf, a VF driven by stock ixgbevf passing traffic, with the PF's port VLAN
+# (ip link set .. vf 0 vlan) and spoofchk honoured (with /tests/ixgbe_l2, rig/ixgbe_l2.c,
+# static, for frames busybox cannot make or show); last, with
 # /tests/ixgbe_hostile present (rig/ixgbe_hostile.c, static), the PF unbound and its BAR
 # programmed with garbage while the peer sends: the model must log and carry on.
 n=0
@@ -30,7 +32,7 @@ wait_carrier() {
 stat() { cat "/sys/class/net/$1/statistics/$2" 2>/dev/null || echo 0; }
 dev=/sys/bus/pci/devices
 
-echo "1..16"
+echo "1..26"
 check "PF $PF_BDF bound to ixgbe" [ "$(link_base "$dev/$PF_BDF/driver")" = ixgbe ]
 check "PF netdev $PF_IF carrier up" wait_carrier "$PF_IF"
 check "ixgbe reports link up at 10 Gbps" sh -c 'dmesg | grep -q "NIC Link is Up 10 Gbps"'
@@ -73,8 +75,126 @@ tx1=$(stat "$PF_IF" tx_packets)
 check "TX offload paths: SYN, UDP, fragmented ping leave the PF ($tx0 -> $tx1)" [ "$tx1" -ge $((tx0 + 3)) ]
 check "VF MAC set through the PF (ip link set vf 0 mac)" sh -c \
 	"$IP link set dev $PF_IF vf 0 mac 02:00:00:00:00:10 && $IP link show dev $PF_IF | grep -q 'vf 0 .*02:00:00:00:00:10'"
+# Layer-2 frames busybox cannot make (rig/ixgbe_l2.c): ARP requests with any source MAC and
+# VLAN tag, and captures that show the tag each frame arrived with (the kernel has no 802.1Q).
+L2=/tests/ixgbe_l2
+PEER_MAC=52:54:00:00:00:02
+FORGED=02:00:00:00:00:99
+# capture <if> <file> [promisc]: 5 s of the frames <if> receives, in the background; returns
+# once the socket listens. promisc on the peer: its virtio-net drops tagged frames otherwise.
+capture() {
+	"$L2" capture "$1" 5 ${3-} > "$2" 2>&1 &
+	i=0
+	while ! grep -q '^# capturing' "$2" 2>/dev/null && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+show_caps() { for f in "$@"; do sed "s|^|# $f: |" "$f"; done; }
+# What the PF's ixgbe logged as "<n> Spoofed packets detected" (its watchdog reads SSVPC
+# every 2 s), summed over the whole boot.
+spoofed() { dmesg | sed -n 's/.* \([0-9][0-9]*\) Spoofed packets detected.*/\1/p' | awk '{s += $1} END {print s + 0}'; }
+
+# The PF's `ip link set ... vf 0 vlan 10` (VMVIR, VLVF/VLVFB, VMOLR.AUPE off) with ixgbevf on
+# the VF: tagged frames of VLAN 10 reach it untagged, its own leave tagged, untagged frames
+# and other VLANs stay out; vlan 0 undoes it.
+port_vlan_tests() {
+	check "port VLAN: ip link set dev $PF_IF vf 0 vlan 10" sh -c \
+		"$IP link set dev $PF_IF vf 0 vlan 10 && $IP link show dev $PF_IF | grep -q 'vf 0 .*vlan 10'"
+	capture "$PEER_IF" /tmp/peer.cap promisc
+	capture "$vif" /tmp/vf.cap
+	"$L2" send "$PEER_IF" $PEER_MAC ff:ff:ff:ff:ff:ff 10 10.99.0.2 10.99.0.3
+	wait
+	if grep -q "^$PEER_MAC > ff:ff:ff:ff:ff:ff vlan - arp 1 10.99.0.2 > 10.99.0.3" /tmp/vf.cap &&
+		grep -q "^$vmac > $PEER_MAC .* arp 2 10.99.0.3 > 10.99.0.2" /tmp/peer.cap; then
+		ok "port VLAN: the peer's ARP tagged 10 reaches the VF untagged and is answered"
+	else
+		nok "port VLAN: the peer's ARP tagged 10 reaches the VF untagged and is answered"
+		show_caps /tmp/vf.cap /tmp/peer.cap
+	fi
+	if grep -q "^$vmac > $PEER_MAC vlan 10 arp 2 10.99.0.3 > 10.99.0.2" /tmp/peer.cap; then
+		ok "port VLAN: the VF's reply leaves tagged 10 (VMVIR insertion)"
+	else
+		nok "port VLAN: the VF's reply leaves tagged 10 (VMVIR insertion)"
+		show_caps /tmp/peer.cap
+	fi
+	rx0=$(stat "$vif" rx_packets)
+	capture "$PEER_IF" /tmp/peer.cap promisc
+	capture "$vif" /tmp/vf.cap
+	"$L2" send "$PEER_IF" $PEER_MAC ff:ff:ff:ff:ff:ff - 10.99.0.2 10.99.0.3
+	"$L2" send "$PEER_IF" $PEER_MAC "$vmac" - 10.99.0.2 10.99.0.3
+	"$L2" send "$PEER_IF" $PEER_MAC ff:ff:ff:ff:ff:ff 20 10.99.0.2 10.99.0.3
+	"$L2" send "$PEER_IF" $PEER_MAC "$vmac" 20 10.99.0.2 10.99.0.3
+	wait
+	rx1=$(stat "$vif" rx_packets)
+	if [ "$rx1" = "$rx0" ] && ! grep -q "^$PEER_MAC" /tmp/vf.cap &&
+		! grep -q "arp 2 10.99.0.3" /tmp/peer.cap; then
+		ok "port VLAN: untagged and VLAN 20 frames from the peer do not reach the VF (rx_packets $rx0 -> $rx1)"
+	else
+		nok "port VLAN: untagged and VLAN 20 frames from the peer do not reach the VF (rx_packets $rx0 -> $rx1)"
+		show_caps /tmp/vf.cap /tmp/peer.cap
+	fi
+	"$IP" link set dev "$PF_IF" vf 0 vlan 0
+	capture "$PEER_IF" /tmp/peer.cap promisc
+	"$L2" send "$PEER_IF" $PEER_MAC ff:ff:ff:ff:ff:ff - 10.99.0.2 10.99.0.3
+	wait
+	if ! "$IP" link show dev "$PF_IF" | grep -q 'vf 0 .*vlan 10' &&
+		grep -q "^$vmac > $PEER_MAC vlan - arp 2 10.99.0.3 > 10.99.0.2" /tmp/peer.cap; then
+		ok "vf 0 vlan 0: untagged ARP answered again, untagged"
+	else
+		nok "vf 0 vlan 0: untagged ARP answered again, untagged"
+		show_caps /tmp/peer.cap
+	fi
+}
+
+# spoofchk (PFVFSPOOF, on by default): the VF's frames with a source MAC that is not its own, or
+# a VLAN its pool is not in, are dropped and counted in SSVPC; with spoofchk off they go out.
+# The VF's driver cannot be told to forge, a packet socket on its netdev can.
+spoofchk_tests() {
+	s0=$(spoofed)
+	capture "$PEER_IF" /tmp/peer.cap promisc
+	"$L2" send "$vif" $FORGED ff:ff:ff:ff:ff:ff - 10.99.0.3 10.99.0.201
+	"$L2" send "$vif" "$vmac" ff:ff:ff:ff:ff:ff - 10.99.0.3 10.99.0.211
+	"$L2" send "$vif" "$vmac" ff:ff:ff:ff:ff:ff 30 10.99.0.3 10.99.0.202
+	wait
+	if "$IP" link show dev "$PF_IF" | grep -q 'vf 0 .*spoof checking on' &&
+		grep -q "^$vmac > ff:ff:ff:ff:ff:ff vlan - arp 1 10.99.0.3 > 10.99.0.211" /tmp/peer.cap &&
+		! grep -q "^$FORGED" /tmp/peer.cap; then
+		ok "spoofchk on: the VF's frames from $FORGED are dropped, its own go out"
+	else
+		nok "spoofchk on: the VF's frames from $FORGED are dropped, its own go out"
+		show_caps /tmp/peer.cap
+	fi
+	check "spoofchk on: the VF's frames tagged VLAN 30 (not its VLAN) are dropped" \
+		sh -c "! grep -q 'arp 1 10.99.0.3 > 10.99.0.202' /tmp/peer.cap"
+	i=0
+	while [ $(($(spoofed) - s0)) -lt 6 ] && [ $i -lt 50 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	sleep 2	# one more watchdog round: more than 6 would be counted by now
+	check "ixgbe reads the 6 drops from SSVPC: $(($(spoofed) - s0)) Spoofed packets detected" \
+		[ $(($(spoofed) - s0)) -eq 6 ]
+	"$IP" link set dev "$PF_IF" vf 0 spoofchk off
+	capture "$PEER_IF" /tmp/peer.cap promisc
+	"$L2" send "$vif" $FORGED ff:ff:ff:ff:ff:ff - 10.99.0.3 10.99.0.203
+	"$L2" send "$vif" "$vmac" ff:ff:ff:ff:ff:ff 30 10.99.0.3 10.99.0.204
+	wait
+	if "$IP" link show dev "$PF_IF" | grep -q 'vf 0 .*spoof checking off' &&
+		grep -q "^$FORGED > ff:ff:ff:ff:ff:ff vlan - arp 1 10.99.0.3 > 10.99.0.203" /tmp/peer.cap; then
+		ok "spoofchk off: the VF's frames from $FORGED reach the peer"
+	else
+		nok "spoofchk off: the VF's frames from $FORGED reach the peer"
+		show_caps /tmp/peer.cap
+	fi
+	check "spoofchk off: the VF's frames tagged VLAN 30 reach the peer" \
+		grep -q "^$vmac > ff:ff:ff:ff:ff:ff vlan 30 arp 1 10.99.0.3 > 10.99.0.204" /tmp/peer.cap
+	"$IP" link set dev "$PF_IF" vf 0 spoofchk on
+}
+
 # Stock ixgbevf: the kernel's module, or one built out of tree from the same source
 # (make -C <kernel> M=<copy of drivers/net/ethernet/intel/ixgbevf> CONFIG_IXGBEVF=m).
+VF_TESTS=11	# the ARP test, port_vlan_tests (5) and spoofchk_tests (5)
 if modprobe ixgbevf 2>/dev/null || { [ -f /tests/ixgbevf.ko ] && insmod /tests/ixgbevf.ko; }; then
 	echo "$VF_BDF" > "$dev/$VF_BDF/driver/unbind" 2>/dev/null
 	echo ixgbevf > "$dev/$VF_BDF/driver_override"
@@ -95,21 +215,30 @@ if modprobe ixgbevf 2>/dev/null || { [ -f /tests/ixgbevf.ko ] && insmod /tests/i
 		"$IP" route add 10.99.2.0/24 dev "$vif"
 		"$IP" neigh add 10.99.2.50 lladdr 52:54:00:00:00:02 dev "$vif"
 		nc -w 1 10.99.2.50 80 < /dev/null > /dev/null 2>&1
+		if [ -x "$L2" ]; then
+			port_vlan_tests
+			spoofchk_tests
+		else
+			i=1
+			while [ $i -lt $VF_TESTS ]; do skip "VLAN/spoofchk part: no $L2"; i=$((i + 1)); done
+		fi
 		"$IP" -s link show dev "$vif" | sed 's/^/# /'
 		echo "$VF_BDF" > "$dev/$VF_BDF/driver/unbind"
 	else
-		nok "ixgbevf binds $VF_BDF and brings its link up"
+		i=0
+		while [ $i -lt $VF_TESTS ]; do nok "ixgbevf binds $VF_BDF and brings its link up"; i=$((i + 1)); done
 	fi
 	dmesg | grep -i ixgbevf | sed 's/^/# /'
 else
-	skip "no ixgbevf module in this kernel (CONFIG_IXGBEVF)"
+	i=0
+	while [ $i -lt $VF_TESTS ]; do skip "no ixgbevf module in this kernel (CONFIG_IXGBEVF)"; i=$((i + 1)); done
 fi
 dmesg | grep -E "ixgbe " | sed 's/^/# /'
 if [ -x /tests/ixgbe_hostile ]; then
 	echo "$PF_BDF" > "$dev/$PF_BDF/driver/unbind"
 	arping -b -I "$PEER_IF" -c 20 -w 10 10.99.0.1 > /dev/null 2>&1 &
-	/tests/ixgbe_hostile "$PF_BDF" 100000 11
+	/tests/ixgbe_hostile "$PF_BDF" 100000 $((n + 1))
 	wait
 else
-	for i in 11 12 13 14 15 16; do skip "hostile-guest part: no /tests/ixgbe_hostile"; done
+	for i in 1 2 3 4 5 6; do skip "hostile-guest part: no /tests/ixgbe_hostile"; done
 fi

@@ -4,20 +4,24 @@
 # (rig/qemu/build-qemu.sh, cached), the hostile-guest tool and, when the test kernel has no
 # ixgbevf, the stock ixgbevf out of tree from the same kernel source; then boots the VM on
 # the 82599 (rig/run-vm.sh --nic ixgbe) and runs rig/ixgbe_model_test.sh: ixgbe probe, link,
-# SR-IOV, PF traffic, ixgbevf on a VF with traffic, the hostile guest; then checks the TX
+# SR-IOV, PF traffic, ixgbevf on a VF with traffic, the PF's port VLAN and spoofchk on that VF
+# (rig/ixgbe_l2.c sends and captures the raw frames), the hostile guest; then checks the TX
 # checksums the model computed in a pcap of the peer's side. Exit status: 0 if all passed.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/env.sh"
 die() { echo "ixgbe-model: $*" >&2; exit 1; }
 
-qemu=$(bash "$here/rig/qemu/build-qemu.sh" | tail -n 1) || die "QEMU build failed"
+# IXGBE_QEMU=<qemu-system-x86_64>: another build of the patched QEMU (an incremental one while
+# the patch is being edited) instead of rig/qemu/build-qemu.sh's.
+qemu=${IXGBE_QEMU:-$(bash "$here/rig/qemu/build-qemu.sh" | tail -n 1)} || die "QEMU build failed"
 kdir=${KDIR:-$(bash "$here/scripts/build-kernel.sh" | tail -n 1)} || die "kernel build failed"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ixgbe-model.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 gcc -static -O2 -Wall -o "$tmp/ixgbe_hostile" "$here/rig/ixgbe_hostile.c" || die "ixgbe_hostile"
+gcc -static -O2 -Wall -o "$tmp/ixgbe_l2" "$here/rig/ixgbe_l2.c" || die "ixgbe_l2"
 adds=(--add "$here/rig/ixgbe_model_test.sh:/tests/ixgbe_model_test"
-	--add "$tmp/ixgbe_hostile:/tests/ixgbe_hostile")
+	--add "$tmp/ixgbe_hostile:/tests/ixgbe_hostile" --add "$tmp/ixgbe_l2:/tests/ixgbe_l2")
 if ! grep -q '^CONFIG_IXGBEVF=[ym]' "$kdir/.config"; then
 	cp -r "$kdir/drivers/net/ethernet/intel/ixgbevf" "$tmp/ixgbevf"
 	rm -f "$tmp"/ixgbevf/*.o "$tmp"/ixgbevf/.*.cmd
