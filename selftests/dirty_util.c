@@ -19,7 +19,14 @@
 #define RXD_STAT_DD		0x1u
 #define RXD_STAT_EOP		0x2u
 #define SRRCTL_DESCTYPE_ONEBUF	0x02000000u
+#define SRRCTL_DESCTYPE_HS	0x04000000u	/* header splitting */
 #define SRRCTL_BSIZEPKT_SHIFT	10
+#define SRRCTL_BSIZEHDR_SHIFT	2	/* bytes << 2: 64-byte units at bit 8 */
+/* Write-back dword 0: HDR_LEN 30:21, SPH 31 (82599 7.1.6.2, 82576 7.1.5.2). */
+#define RXD_HDR_LEN(lo)		(((lo) >> 21) & 0x3ffu)
+#define RXD_SPH			0x80000000u
+#define IXVF_PSRTYPE		0x0300	/* 82599 VFPSRTYPE */
+#define PSRTYPE_RQPL_SHIFT	29
 
 /* ---- uAPI --------------------------------------------------------------- */
 
@@ -194,11 +201,14 @@ int drx_alloc(struct drx *r, struct igbvf *vf, uint64_t iova, size_t size,
 	r->cell_used = calloc(r->ncells, 1);
 	r->desc_cell = calloc(n, sizeof(int));
 	r->desc_buf = calloc(n, sizeof(uint64_t));
+	r->desc_hcell = calloc(n, sizeof(int));
+	r->desc_hdr = calloc(n, sizeof(uint64_t));
 	r->post_epoch = calloc(n, sizeof(unsigned int));
-	if (!r->cell_used || !r->desc_cell || !r->desc_buf || !r->post_epoch)
+	if (!r->cell_used || !r->desc_cell || !r->desc_buf || !r->desc_hcell ||
+	    !r->desc_hdr || !r->post_epoch)
 		return drx_fail(r, ENOMEM, "calloc");
 	for (unsigned int i = 0; i < n; i++)
-		r->desc_cell[i] = -1;
+		r->desc_cell[i] = r->desc_hcell[i] = -1;
 	memset((uint8_t *)r->mem.va + ring_bytes, DIRTY_FILL, size - ring_bytes);
 	return 0;
 }
@@ -210,11 +220,15 @@ void drx_free(struct drx *r)
 	free(r->cell_used);
 	free(r->desc_cell);
 	free(r->desc_buf);
+	free(r->desc_hcell);
+	free(r->desc_hdr);
 	free(r->post_epoch);
 	r->post_epoch = NULL;
 	r->cell_used = NULL;
 	r->desc_cell = NULL;
 	r->desc_buf = NULL;
+	r->desc_hcell = NULL;
+	r->desc_hdr = NULL;
 }
 
 static uint8_t *cell_va(struct drx *r, unsigned int c)
@@ -228,21 +242,56 @@ static void wr32(struct drx *r, uint64_t off, uint32_t v)
 	vfio_bar0_write32(r->dev, off, v);
 }
 
-/* A fresh buffer for descriptor i: a random free cell, random placement. */
-static void drx_fill(struct drx *r, unsigned int i)
+/*
+ * Queue r->queue's copy of a queue-0 RX register: queues are 0x40 apart on
+ * the 82599 VF, 0x100 on the 82576 VF (queues 0-3 at 0x2800 + 0x100 n).
+ */
+static uint64_t qreg(const struct drx *r, uint32_t reg0)
 {
-	volatile uint64_t *d = (volatile uint64_t *)(r->ring + (uint64_t)i * 16);
-	unsigned int c = drx_rand(r) % r->ncells;
-	uint64_t off;
+	return reg0 + (uint64_t)r->queue * (IGBVF_IS_IXGBE ? 0x40 : 0x100);
+}
 
-	if (r->desc_cell[i] >= 0) {
+/* A random free cell, taken; *slot's old cell back to the pattern and freed. */
+static unsigned int drx_cell(struct drx *r, int *slot)
+{
+	unsigned int c = drx_rand(r) % r->ncells;
+
+	if (*slot >= 0) {
 		/* Back to the pattern so that a later diff sees new writes only. */
-		memset(cell_va(r, r->desc_cell[i]), DIRTY_FILL, DRX_CELL);
-		r->cell_used[r->desc_cell[i]] = 0;
+		memset(cell_va(r, *slot), DIRTY_FILL, DRX_CELL);
+		r->cell_used[*slot] = 0;
 	}
 	while (r->cell_used[c])
 		c = (c + 1) % r->ncells;
 	r->cell_used[c] = 1;
+	*slot = c;
+	return c;
+}
+
+/*
+ * The header buffer of descriptor i (header split): its own cell, placed in
+ * the first page or, straddle_pct of the time, across the page end.
+ */
+static uint64_t drx_fill_hdr(struct drx *r, unsigned int i)
+{
+	unsigned int c = drx_cell(r, &r->desc_hcell[i]);
+	uint64_t off;
+
+	if (drx_rand(r) % 100 < r->straddle_pct)
+		off = DPAGE - r->hdr_size / 2;
+	else
+		off = (drx_rand(r) % ((DPAGE - r->hdr_size) / 128 + 1)) * 128;
+	r->desc_hdr[i] = r->cells_iova + (uint64_t)c * DRX_CELL + off;
+	return r->desc_hdr[i];
+}
+
+/* A fresh buffer for descriptor i: a random free cell, random placement. */
+static void drx_fill(struct drx *r, unsigned int i)
+{
+	volatile uint64_t *d = (volatile uint64_t *)(r->ring + (uint64_t)i * 16);
+	unsigned int c = drx_cell(r, &r->desc_cell[i]);
+	uint64_t off;
+
 	if (drx_rand(r) % 100 < r->straddle_pct) {
 		/* [3 KiB, 5 KiB) of the cell: across the page end. */
 		off = 3 * 1024;
@@ -250,11 +299,11 @@ static void drx_fill(struct drx *r, unsigned int i)
 	} else {
 		off = (drx_rand(r) % 17) * 128;	/* 0..2 KiB: within page 0 */
 	}
-	r->desc_cell[i] = c;
 	r->post_epoch[i] = r->epoch;
 	r->desc_buf[i] = r->cells_iova + (uint64_t)c * DRX_CELL + off;
 	d[0] = htole64(r->desc_buf[i]);
-	d[1] = 0;
+	/* Header address (bit 0, the DD position, clear) or 0: one buffer. */
+	d[1] = r->hdr_size ? htole64(drx_fill_hdr(r, i)) : 0;
 }
 
 int drx_setup(struct drx *r, unsigned int post, bool skip_tail_zero)
@@ -263,26 +312,45 @@ int drx_setup(struct drx *r, unsigned int post, bool skip_tail_zero)
 
 	if (post > r->n - 1)
 		post = r->n - 1;
-	wr32(r, IGBVF_RXDCTL, 0);
+	if (r->queue >= igbvf_map()->queues)
+		return drx_fail(r, EINVAL, "queue %u: the %s has %u", r->queue,
+				igbvf_map()->name, igbvf_map()->queues);
+	if (r->hdr_size % 64 || r->hdr_size > 1024 ||
+	    (r->hdr_size && r->ncells < 2 * r->n))
+		return drx_fail(r, EINVAL, "header buffers of %u bytes, %u cells",
+				r->hdr_size, r->ncells);
+	wr32(r, qreg(r, IGBVF_RXDCTL), 0);
 	memset((void *)r->ring, 0, (size_t)r->n * 16);
 	r->next = r->tail = 0;
-	wr32(r, IGBVF_RDBAL, (uint32_t)r->ring_iova);
-	wr32(r, IGBVF_RDBAH, (uint32_t)(r->ring_iova >> 32));
-	wr32(r, IGBVF_RDLEN, r->n * 16);
-	wr32(r, IGBVF_SRRCTL, IGBVF_SRRCTL_DROP_EN | SRRCTL_DESCTYPE_ONEBUF |
-			      (DRX_BUF >> SRRCTL_BSIZEPKT_SHIFT));
+	wr32(r, qreg(r, IGBVF_RDBAL), (uint32_t)r->ring_iova);
+	wr32(r, qreg(r, IGBVF_RDBAH), (uint32_t)(r->ring_iova >> 32));
+	wr32(r, qreg(r, IGBVF_RDLEN), r->n * 16);
+	wr32(r, qreg(r, IGBVF_SRRCTL), IGBVF_SRRCTL_DROP_EN |
+	     (r->hdr_size ? SRRCTL_DESCTYPE_HS : SRRCTL_DESCTYPE_ONEBUF) |
+	     r->hdr_size << SRRCTL_BSIZEHDR_SHIFT | (DRX_BUF >> SRRCTL_BSIZEPKT_SHIFT));
 	/* DPDK writes RDH = 0 and then RDT = n - 1 only; Linux RDT = 0 too. */
-	wr32(r, IGBVF_RDH, 0);
+	wr32(r, qreg(r, IGBVF_RDH), 0);
 	if (!skip_tail_zero) {
-		wr32(r, IGBVF_RDT, 0);
+		wr32(r, qreg(r, IGBVF_RDT), 0);
 		r->rdt_writes++;
 	}
-	wr32(r, IGBVF_RXDCTL, IGBVF_RXDCTL_ON);
-	v = vfio_bar0_read32(r->dev, IGBVF_RXDCTL);
+	wr32(r, qreg(r, IGBVF_RXDCTL), IGBVF_RXDCTL_ON);
+	v = vfio_bar0_read32(r->dev, qreg(r, IGBVF_RXDCTL));
 	if (!(v & IGBVF_QUEUE_ENABLE))
 		return drx_fail(r, EIO, "RXDCTL enable did not stick (0x%x)", v);
 	drx_post(r, post);
 	return 0;
+}
+
+void drx_disable(struct drx *r)
+{
+	wr32(r, qreg(r, IGBVF_RXDCTL), 0);
+}
+
+void drx_set_psrtype(struct drx *r, uint32_t split, unsigned int rqpl_bits)
+{
+	if (IGBVF_IS_IXGBE)
+		wr32(r, IXVF_PSRTYPE, split | rqpl_bits << PSRTYPE_RQPL_SHIFT);
 }
 
 unsigned int drx_post(struct drx *r, unsigned int count)
@@ -300,7 +368,7 @@ unsigned int drx_post(struct drx *r, unsigned int count)
 
 		__sync_synchronize();
 		t0 = now_ns();
-		wr32(r, IGBVF_RDT, r->tail);
+		wr32(r, qreg(r, IGBVF_RDT), r->tail);
 		r->rdt_ns += now_ns() - t0;
 		r->rdt_writes++;
 	}
@@ -314,13 +382,20 @@ int drx_poll(struct drx *r, struct pset *truth, unsigned int max, bool recycle)
 	while (got < max && r->next != r->tail) {
 		unsigned int i = r->next;
 		volatile uint8_t *d = r->ring + (uint64_t)i * 16;
-		uint32_t st = le32toh(*(volatile uint32_t *)(d + 8));
-		uint16_t len;
+		uint32_t st = le32toh(*(volatile uint32_t *)(d + 8)), lo;
+		uint16_t len, hlen = 0;
 
 		if (!(st & RXD_STAT_DD))
 			break;
 		__sync_synchronize();
 		len = le16toh(*(volatile uint16_t *)(d + 12));
+		lo = le32toh(*(volatile uint32_t *)d);
+		if (r->hdr_size && RXD_HDR_LEN(lo)) {
+			/* HDR_LEN may exceed the buffer (HBO): what fits was written. */
+			hlen = RXD_HDR_LEN(lo) < r->hdr_size ? RXD_HDR_LEN(lo) : r->hdr_size;
+			r->split_frames += !!(lo & RXD_SPH);
+			r->hdr_bytes += hlen;
+		}
 		if (truth) {
 			struct pset *t = truth;
 
@@ -329,6 +404,7 @@ int drx_poll(struct drx *r, struct pset *truth, unsigned int max, bool recycle)
 			/* The ring page: marked in both, see vfio_dirty_test. */
 			pset_mark(truth, r->ring_iova + (uint64_t)i * 16, 16);
 			pset_mark(t, r->desc_buf[i], len);
+			pset_mark(t, r->desc_hdr[i], hlen);
 		}
 		if (!(st & RXD_STAT_EOP) || (st & IGBVF_RXD_ERR_MASK) || len > DRX_BUF)
 			return drx_fail(r, EMSGSIZE, "RX desc %u: status 0x%x len %u",

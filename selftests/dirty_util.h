@@ -79,6 +79,16 @@ void pset_from_bitmap(struct pset *s, const uint64_t *bm);
 struct drx {
 	struct igbvf *vf;
 	struct vfio_dev *dev;
+	/*
+	 * Set between drx_alloc() and drx_setup(), 0 by default: the VF's RX
+	 * queue the ring replaces (< igbvf_map()->queues), and the header
+	 * buffer size for header split (SRRCTL.DESCTYPE 2, a multiple of 64
+	 * up to 1024; 0: one buffer per descriptor). With header split each
+	 * descriptor gets its header buffer in a cell of its own, so header
+	 * and packet buffers never share a page.
+	 */
+	unsigned int queue;
+	unsigned int hdr_size;
 	struct vfio_dma_buf mem;	/* [ring pages][buffer cells] */
 	unsigned int n;			/* descriptors in the ring */
 	uint64_t ring_iova;
@@ -88,12 +98,15 @@ struct drx {
 	uint8_t *cell_used;
 	int *desc_cell;			/* cell per descriptor, -1 none */
 	uint64_t *desc_buf;		/* buffer IOVA per descriptor */
+	int *desc_hcell;		/* header buffer's cell, -1 none */
+	uint64_t *desc_hdr;		/* header buffer IOVA per descriptor */
 	unsigned int next;		/* next descriptor to look at */
 	unsigned int tail;		/* RDT as last written */
 	unsigned int straddle_pct;	/* share of buffers across a page end */
 	uint32_t rng;
 	/* counters */
 	uint64_t frames, bytes, straddlers;
+	uint64_t split_frames, hdr_bytes;	/* SPH set; bytes in header buffers */
 	uint64_t rdt_writes;
 	uint64_t rdt_ns;		/* time spent in drx_post's RDT writes */
 	/*
@@ -114,16 +127,26 @@ int drx_alloc(struct drx *r, struct igbvf *vf, uint64_t iova, size_t size,
 	      unsigned int n, unsigned int straddle_pct, uint32_t seed);
 void drx_free(struct drx *r);
 /*
- * Replaces the VF's RX ring with ours (RXDCTL off, base/len/SRRCTL, RDH = 0,
- * RDT = 0 unless skip_tail_zero, enable) and posts `post` descriptors
- * (<= n - 1) with fresh scattered buffers.
+ * Replaces the VF's RX ring r->queue with ours (RXDCTL off, base/len/SRRCTL,
+ * RDH = 0, RDT = 0 unless skip_tail_zero, enable) and posts `post`
+ * descriptors (<= n - 1) with fresh scattered buffers.
  */
 int drx_setup(struct drx *r, unsigned int post, bool skip_tail_zero);
+/* Queue r->queue off (RXDCTL), before drx_free() of a ring the VF still has. */
+void drx_disable(struct drx *r);
+/*
+ * 82599 VF only (no-op on the 82576): VFPSRTYPE, the pool's PSRTYPE. Which
+ * headers header split cuts after (DRX_PSRTYPE_SPLIT) and how many queues
+ * RSS spreads the pool's frames over (RQPL: 2^rqpl_bits).
+ */
+#define DRX_PSRTYPE_SPLIT	0x1330u	/* L2, IPv4, IPv6, TCP, UDP headers */
+void drx_set_psrtype(struct drx *r, uint32_t split, unsigned int rqpl_bits);
 /* Posts up to `count` more descriptors (never filling the ring), one RDT write. */
 unsigned int drx_post(struct drx *r, unsigned int count);
 /*
  * Consumes written-back descriptors (at most max). For each, the pages the
- * device wrote (descriptor + buffer[0, len)) go into truth (may be NULL).
+ * device wrote (descriptor + buffer[0, len) + header buffer[0, HDR_LEN))
+ * go into truth (may be NULL).
  * When recycle, the slot gets a new buffer and RDT moves (one write per
  * call). Returns frames consumed, or -errno on a bad descriptor.
  */

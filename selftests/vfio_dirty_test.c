@@ -36,6 +36,8 @@
 #define IOVA_BIG	0x40000000ull	/* our RX ring + scattered buffers */
 #define BIG_SIZE	(32ull << 20)
 #define RING_N		512
+#define HDR_SIZE	256	/* header buffers (header split), as ixgbe used */
+#define FLOWS		64	/* IPv4/UDP flows of the header split and RSS tests */
 /* The page of queue 0's RDT: igb 0x2000, ixgbe 0x1000. */
 #define RXTAIL_PAGE	((uint64_t)IGBVF_RDT & ~0xfffull)
 
@@ -53,6 +55,12 @@ FIXTURE(dirty) {
 	bool vf_up;
 	struct drx rx;
 	bool rx_up;
+	/* A second ring, on RX queue 1 (RSS); traffic_up() halves the region. */
+	bool two_rings;
+	struct drx rx1;
+	bool rx1_up;
+	/* Frames from the peer: MIG_ETHERTYPE (0) or IPv4/UDP over this many flows. */
+	unsigned int flows;
 	struct mig_peer peer;
 	uint32_t nonce;
 	uint32_t seq;
@@ -113,6 +121,11 @@ FIXTURE_SETUP(dirty)
 
 FIXTURE_TEARDOWN(dirty)
 {
+	if (self->rx1_up) {
+		if (self->vf_up)
+			drx_disable(&self->rx1);
+		drx_free(&self->rx1);
+	}
 	dirty_fixture_teardown(&self->dev, self->opened, self->logging, &self->peer,
 			       &self->vf, self->vf_up, &self->rx, self->rx_up);
 	for (int i = 0; i < 2; i++) {
@@ -138,10 +151,18 @@ static void traffic_up(struct __test_metadata *_metadata,
 	ret = igbvf_init(&self->vf, &self->dev, IOVA_DRV);
 	self->vf_up = true;
 	ASSERT_EQ(0, ret) TH_LOG("igbvf_init: %s", self->vf.err);
-	ret = drx_alloc(&self->rx, &self->vf, IOVA_BIG, BIG_SIZE, RING_N,
+	ret = drx_alloc(&self->rx, &self->vf, IOVA_BIG,
+			self->two_rings ? BIG_SIZE / 2 : BIG_SIZE, RING_N,
 			variant->straddle_pct, self->nonce);
 	self->rx_up = true;
 	ASSERT_EQ(0, ret) TH_LOG("%s", self->rx.err);
+	if (self->two_rings) {
+		ret = drx_alloc(&self->rx1, &self->vf, IOVA_BIG + BIG_SIZE / 2, BIG_SIZE / 2,
+				RING_N, variant->straddle_pct, self->nonce + 1);
+		self->rx1_up = true;
+		ASSERT_EQ(0, ret) TH_LOG("%s", self->rx1.err);
+		self->rx1.queue = 1;
+	}
 	if (need_peer) {
 		ret = mig_peer_open(peer_if, &self->peer);
 		ASSERT_EQ(0, ret) TH_LOG("peer %s: %s", peer_if, strerror(-ret));
@@ -234,6 +255,57 @@ static size_t frame_len(uint32_t seq)
 	return 60 + (seq * 397u) % (IGBVF_MAX_FRAME - 60 + 1);
 }
 
+/*
+ * An IPv4/UDP frame of len (>= 60) bytes from the peer, flow seq % flows: the
+ * source address and port vary with the flow, so RSS (IPv4 or UDP hash) spreads
+ * the flows over a pool's queues and header split cuts after the UDP header
+ * (42 bytes). The IPv4 checksum is right (no IPE error in the write-back), the
+ * UDP checksum 0 (none).
+ */
+static void udp_frame(uint8_t *f, size_t len, const uint8_t *dst, const uint8_t *src,
+		      unsigned int flows, uint32_t nonce, uint32_t seq)
+{
+	uint32_t flow = seq % flows, sum = 0;
+	uint8_t *ip = f + 14, *udp = f + 34;
+
+	memcpy(f, dst, 6);
+	memcpy(f + 6, src, 6);
+	f[12] = 0x08;
+	f[13] = 0x00;
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	ip[2] = (len - 14) >> 8;
+	ip[3] = (len - 14) & 0xff;
+	ip[4] = seq >> 8;
+	ip[5] = seq & 0xff;
+	ip[6] = 0x40;			/* DF: not a fragment */
+	ip[8] = 64;
+	ip[9] = 17;			/* UDP */
+	ip[12] = 10;			/* 10.98.<flow>.2 -> 10.99.0.3 */
+	ip[13] = 98;
+	ip[14] = flow & 0xff;
+	ip[15] = 2;
+	ip[16] = 10;
+	ip[17] = 99;
+	ip[18] = 0;
+	ip[19] = 3;
+	for (int i = 0; i < 20; i += 2)
+		sum += ip[i] << 8 | ip[i + 1];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	ip[10] = ~sum >> 8;
+	ip[11] = ~sum & 0xff;
+	udp[0] = (1024 + flow) >> 8;
+	udp[1] = (1024 + flow) & 0xff;
+	udp[2] = 0;
+	udp[3] = 9;
+	udp[4] = (len - 34) >> 8;
+	udp[5] = (len - 34) & 0xff;
+	udp[6] = udp[7] = 0;
+	for (size_t i = 42; i < len; i++)
+		f[i] = (uint8_t)(nonce + seq * 31 + i * 7) | 0x40;
+}
+
 static void send_frames(struct __test_metadata *_metadata,
 			FIXTURE_DATA(dirty) *self, unsigned int n)
 {
@@ -244,7 +316,11 @@ static void send_frames(struct __test_metadata *_metadata,
 		size_t len = frame_len(seq);
 		int ret;
 
-		mig_frame(f, len, self->vf.mac, self->peer.mac, 0, self->nonce, seq);
+		if (self->flows)
+			udp_frame(f, len, self->vf.mac, self->peer.mac, self->flows,
+				  self->nonce, seq);
+		else
+			mig_frame(f, len, self->vf.mac, self->peer.mac, 0, self->nonce, seq);
 		ret = mig_peer_send(&self->peer, f, len);
 		ASSERT_EQ(0, ret) TH_LOG("peer send: %s", strerror(-ret));
 		if (i % 32 == 31)
@@ -252,26 +328,45 @@ static void send_frames(struct __test_metadata *_metadata,
 	}
 }
 
+static uint64_t rx_total(FIXTURE_DATA(dirty) *self)
+{
+	return self->rx.frames + (self->rx1_up ? self->rx1.frames : 0);
+}
+
+/* drx_poll() of our ring(s): frames consumed or -errno (the ring's err says why). */
+static int rx_poll(FIXTURE_DATA(dirty) *self, bool recycle)
+{
+	int ret = drx_poll(&self->rx, &self->truth[1], RING_N, recycle), ret1 = 0;
+
+	if (ret >= 0 && self->rx1_up)
+		ret1 = drx_poll(&self->rx1, &self->truth[1], RING_N, recycle);
+	return ret < 0 ? ret : ret1 < 0 ? ret1 : ret + ret1;
+}
+
 /* Peer sends n frames, waits until the VF has consumed them (bounded). */
 static void rx_frames(struct __test_metadata *_metadata,
 		      FIXTURE_DATA(dirty) *self, unsigned int n, bool recycle)
 {
-	uint64_t want = self->rx.frames + n;
-	int ret;
+	uint64_t want = rx_total(self) + n, end;
+	int ret = 0;
 
 	send_frames(_metadata, self, n);
-	ret = drx_wait(&self->rx, &self->truth[1], want, IGBVF_WAIT_MS, recycle);
-	if (ret == -ETIMEDOUT)
+	end = now_ms() + IGBVF_WAIT_MS;
+	while (rx_total(self) < want && now_ms() < end) {
+		ret = rx_poll(self, recycle);
+		ASSERT_LE(0, ret) TH_LOG("%s%s", self->rx.err, self->rx1.err);
+		if (!ret)
+			usleep(200);
+	}
+	if (rx_total(self) < want)
 		ksft_print_msg("got %llu of %llu frames (some dropped)\n",
-			       (unsigned long long)self->rx.frames,
+			       (unsigned long long)rx_total(self),
 			       (unsigned long long)want);
-	else
-		ASSERT_EQ(0, ret) TH_LOG("%s", self->rx.err);
 	/* A straggler still in flight would write after our look: settle. */
 	usleep(20000);
-	ret = drx_poll(&self->rx, &self->truth[1], RING_N, recycle);
-	ASSERT_LE(0, ret) TH_LOG("%s", self->rx.err);
-	ASSERT_LT(0, self->rx.frames) TH_LOG("no frame reached the VF");
+	ret = rx_poll(self, recycle);
+	ASSERT_LE(0, ret) TH_LOG("%s%s", self->rx.err, self->rx1.err);
+	ASSERT_LT(0, rx_total(self)) TH_LOG("no frame reached the VF");
 }
 
 /*
@@ -286,6 +381,8 @@ static void add_diff(FIXTURE_DATA(dirty) *self)
 	if (pset_init(&d, self->r[1].iova, self->r[1].length))
 		return;
 	drx_diff(&self->rx, &d);
+	if (self->rx1_up)
+		drx_diff(&self->rx1, &d);
 	for (uint64_t p = 0; p < d.npages; p++) {
 		if (!d.on[p] || self->diffseen.on[p])
 			continue;
@@ -427,6 +524,91 @@ TEST_F_TIMEOUT(dirty, posted_before_start, 120)
 	add_diff(self);
 	report(_metadata, self);
 	check(_metadata, "posted before start", self->truth, self->rep, NULL);
+}
+
+/* ---- header split and RSS ---------------------------------------------- */
+
+/*
+ * Header split (SRRCTL.DESCTYPE 2, BSIZEHEADER 256; on the 82599 PSRTYPE asks
+ * for a cut after the L2/IP/TCP/UDP headers): each descriptor has its header
+ * buffer in a cell of its own, so the device writes two pages per frame that
+ * share nothing. Every one of them must be reported: first with the slots
+ * consumed, then with them recycled (the trap walks re-posted descriptors,
+ * header addresses included), then idle.
+ */
+TEST_F_TIMEOUT(dirty, header_split, 120)
+{
+	traffic_up(_metadata, self, variant, true);
+	self->flows = FLOWS;
+	self->rx.hdr_size = HDR_SIZE;
+	drx_set_psrtype(&self->rx, DRX_PSRTYPE_SPLIT, 0);
+	log_start(_metadata, self);
+	ASSERT_EQ(0, drx_setup(&self->rx, RING_N - 1, false)) TH_LOG("%s", self->rx.err);
+	rx_frames(_metadata, self, 400, false);
+	add_diff(self);
+	ksft_print_msg("%llu frames, %llu split (%llu header bytes), %llu buffers across a page end\n",
+		       (unsigned long long)self->rx.frames,
+		       (unsigned long long)self->rx.split_frames,
+		       (unsigned long long)self->rx.hdr_bytes,
+		       (unsigned long long)self->rx.straddlers);
+	ASSERT_EQ(self->rx.frames, self->rx.split_frames)
+		TH_LOG("the device did not split every frame: header split not exercised");
+	report(_metadata, self);
+	check(_metadata, "header split, first report", self->truth, self->rep, NULL);
+	clear_truth(self);
+	rx_frames(_metadata, self, 300, true);
+	add_diff(self);
+	report(_metadata, self);
+	check(_metadata, "header split, slots recycled", self->truth, self->rep, NULL);
+	clear_truth(self);
+	report(_metadata, self);
+	check(_metadata, "header split, idle report", self->truth, self->rep, NULL);
+}
+
+/*
+ * RSS over the VF's queues 0 and 1 (82599: the PF's MRQC in VMDq + RSS mode,
+ * VFPSRTYPE.RQPL = 1 asks for 2 queues): our rings on both, IPv4/UDP flows from
+ * the peer hash over both. Queue 1's RDT is in the same trapped page as queue
+ * 0's; its buffers must be reported as well. Then the same with the slots
+ * recycled and queue 1 using header split.
+ */
+TEST_F_TIMEOUT(dirty, rss_queue1, 120)
+{
+	if (!IGBVF_IS_IXGBE)
+		SKIP(return, "%s: the igb PF gives a VF pool no RSS (VMOLR.RSSE), its frames stay on queue 0",
+		     igbvf_map()->name);
+	self->two_rings = true;
+	traffic_up(_metadata, self, variant, true);
+	self->flows = FLOWS;
+	drx_set_psrtype(&self->rx, DRX_PSRTYPE_SPLIT, 1);
+	log_start(_metadata, self);
+	ASSERT_EQ(0, drx_setup(&self->rx, RING_N - 1, false)) TH_LOG("%s", self->rx.err);
+	ASSERT_EQ(0, drx_setup(&self->rx1, RING_N - 1, false)) TH_LOG("%s", self->rx1.err);
+	rx_frames(_metadata, self, 400, false);
+	add_diff(self);
+	ksft_print_msg("%llu frames on queue 0, %llu on queue 1\n",
+		       (unsigned long long)self->rx.frames,
+		       (unsigned long long)self->rx1.frames);
+	ASSERT_LT(0, self->rx1.frames) TH_LOG("no frame on queue 1: RSS not exercised");
+	ASSERT_LT(0, self->rx.frames) TH_LOG("no frame on queue 0");
+	report(_metadata, self);
+	check(_metadata, "RSS, first report", self->truth, self->rep, NULL);
+	clear_truth(self);
+	/* Queue 1 again, with header split, then recycled traffic on both. */
+	self->rx1.hdr_size = HDR_SIZE;
+	ASSERT_EQ(0, drx_setup(&self->rx1, RING_N - 1, false)) TH_LOG("%s", self->rx1.err);
+	rx_frames(_metadata, self, 600, true);
+	add_diff(self);
+	ksft_print_msg("%llu frames on queue 0, %llu on queue 1 (%llu split)\n",
+		       (unsigned long long)self->rx.frames,
+		       (unsigned long long)self->rx1.frames,
+		       (unsigned long long)self->rx1.split_frames);
+	EXPECT_LT(0, self->rx1.split_frames);
+	report(_metadata, self);
+	check(_metadata, "RSS, recycled, queue 1 split", self->truth, self->rep, NULL);
+	clear_truth(self);
+	report(_metadata, self);
+	check(_metadata, "RSS, idle report", self->truth, self->rep, NULL);
 }
 
 /* ---- continuous traffic ------------------------------------------------- */
