@@ -4,9 +4,10 @@
 # (rig/qemu/build-qemu.sh, cached), the hostile-guest tool and, when the test kernel has no
 # ixgbevf, the stock ixgbevf out of tree from the same kernel source; then boots the VM on
 # the 82599 (rig/run-vm.sh --nic ixgbe) and runs rig/ixgbe_model_test.sh: ixgbe probe, link,
-# SR-IOV, PF traffic, ixgbevf on a VF with traffic, the PF's port VLAN and spoofchk on that VF
-# (rig/ixgbe_l2.c sends and captures the raw frames), the hostile guest; then checks the TX
-# checksums the model computed in a pcap of the peer's side. Exit status: 0 if all passed.
+# SR-IOV, PF traffic, ixgbevf on a VF with traffic and RSS over its two queues, the PF's port
+# VLAN and spoofchk on that VF (rig/ixgbe_l2.c sends and captures the raw frames), the hostile
+# guest; then checks the TX checksums the model computed in a pcap of the peer's side. Exit
+# status: 0 if all passed.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/env.sh"
