@@ -21,8 +21,10 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/ixgbe-model.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 gcc -static -O2 -Wall -o "$tmp/ixgbe_hostile" "$here/rig/ixgbe_hostile.c" || die "ixgbe_hostile"
 gcc -static -O2 -Wall -o "$tmp/ixgbe_l2" "$here/rig/ixgbe_l2.c" || die "ixgbe_l2"
+gcc -static -O2 -Wall -o "$tmp/ixgbe_stats" "$here/rig/ixgbe_stats.c" || die "ixgbe_stats"
 adds=(--add "$here/rig/ixgbe_model_test.sh:/tests/ixgbe_model_test"
-	--add "$tmp/ixgbe_hostile:/tests/ixgbe_hostile" --add "$tmp/ixgbe_l2:/tests/ixgbe_l2")
+	--add "$tmp/ixgbe_hostile:/tests/ixgbe_hostile" --add "$tmp/ixgbe_l2:/tests/ixgbe_l2"
+	--add "$tmp/ixgbe_stats:/tests/ixgbe_stats")
 if ! grep -q '^CONFIG_IXGBEVF=[ym]' "$kdir/.config"; then
 	cp -r "$kdir/drivers/net/ethernet/intel/ixgbevf" "$tmp/ixgbevf"
 	rm -f "$tmp"/ixgbevf/*.o "$tmp"/ixgbevf/.*.cmd
