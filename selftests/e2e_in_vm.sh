@@ -49,6 +49,9 @@ check() { # <description> <command...>: ok if the command succeeds
 up() { cut -d' ' -f1 /proc/uptime; }
 elapsed() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.1f", b - a }'; }
 mon() { $T mon "$W/$1.mon" "$2"; }
+# The migration's status and figures through QMP: HMP's "info migrate" changed its wording and
+# rounds its sizes after QEMU 10.0 (NIC=ixgbe runs the rig's 10.2 build).
+miginfo() { $T miginfo "$W/$1.qmp"; }
 comment() { sed 's/^/#   /'; }
 # What a guest printed last, and the kernel's and the device's view, when its traffic stalled:
 # stalled <qemu name> <vf bdf>... (registers and host interrupt counts twice, 5 s apart, so
@@ -111,12 +114,12 @@ qemu_start() {
 	done
 	inc=
 	[ -z "${3-}" ] || inc="-incoming tcp:127.0.0.1:$3"
-	rm -f "$W/$name.mon" "$W/$name.console"
+	rm -f "$W/$name.mon" "$W/$name.qmp" "$W/$name.console"
 	# shellcheck disable=SC2086
 	qemu-system-x86_64 -M pc -accel tcg -cpu qemu64 -m 128 -smp 1 -nodefaults \
 		-no-user-config -display none \
 		-chardev "file,id=con,path=$W/$name.console" -serial chardev:con \
-		-monitor "unix:$W/$name.mon,server=on,wait=off" \
+		-monitor "unix:$W/$name.mon,server=on,wait=off" -qmp "unix:$W/$name.qmp,server=on,wait=off" \
 		-kernel $G/bzImage -initrd $G/initramfs.gz \
 		-append "console=ttyS0 panic=-1 no_timer_check lpj=1000000" \
 		$devs $inc > "$W/$name.log" 2>&1 &
@@ -168,7 +171,7 @@ migrate() {
 	mon "$1" "migrate -d $2" | comment >&2
 	t0=$(up) last=0
 	while [ "$(elapsed "$t0" | cut -d. -f1)" -lt "$MIG_TIMEOUT" ]; do
-		mon "$1" "info migrate" > "$W/$1.info" 2>&1
+		miginfo "$1" > "$W/$1.info" 2>&1
 		s=$(sed -n 's/^Migration status: *//p' "$W/$1.info")
 		case "$s" in
 		completed) echo "$s"; return 0 ;;
@@ -192,7 +195,7 @@ migrate() {
 	done
 	# Stuck: show where QEMU's threads are in the kernel.
 	{
-		echo "migration timed out after ${MIG_TIMEOUT} s; info migrate:"
+		echo "migration timed out after ${MIG_TIMEOUT} s; query-migrate:"
 		cat "$W/$1.info"
 		for p in $(cat $W/*.pid); do
 			for task in /proc/$p/task/*; do
@@ -307,11 +310,11 @@ mon dst1 "migrate_set_capability return-path on" >/dev/null
 mon dst1 "migrate_set_parameter max-bandwidth 512K" >/dev/null
 mon dst1 "migrate -d tcp:127.0.0.1:4445" | comment
 sleep 4
-mon dst1 "info migrate" | grep -E '^Migration status' | comment
+miginfo dst1 | grep -E '^Migration status' | comment
 mon dst1 migrate_cancel | comment
 i=0
 while [ $i -lt 60 ]; do
-	s=$(mon dst1 "info migrate" | sed -n 's/^Migration status: *//p')
+	s=$(miginfo dst1 | sed -n 's/^Migration status: *//p')
 	[ "$s" = cancelled ] && break
 	sleep 0.5; i=$((i + 1))
 done

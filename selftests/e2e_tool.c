@@ -7,6 +7,10 @@
  *   e2e_tool send HOST PORT FILE [KBPS]   send FILE over TCP, paced at KBPS KiB/s (0: no pacing)
  *   e2e_tool recv PORT FILE [SECS]        accept one TCP connection, write what arrives to FILE
  *   e2e_tool mon SOCKET CMD...            run one HMP command on QEMU's unix-socket monitor
+ *   e2e_tool miginfo SOCKET               QEMU's migration status and figures from its QMP
+ *                                         socket (query-migrate), as "name: value" lines in
+ *                                         the words of QEMU 10.0's "info migrate", whose HMP
+ *                                         text later versions reworded and rounded
  *   e2e_tool relay PORT DSTPORT [corrupt] forward one TCP connection from PORT to 127.0.0.1:DSTPORT
  *                                         and back; "corrupt" rewrites the version field after
  *                                         every vfio_ixgbevf_mig stream magic it forwards
@@ -281,6 +285,165 @@ static int cmd_mon(int argc, char **argv)
 		*prompt = 0;
 	fputs(out, stdout);
 	close(s);
+	return 0;
+}
+
+/* One line from QMP (each message ends in CRLF), without its end. */
+static int qmp_getline(int s, char *buf, size_t cap, double deadline)
+{
+	size_t len = 0;
+
+	for (;;) {
+		struct pollfd p = { .fd = s, .events = POLLIN };
+		ssize_t n;
+		char c;
+
+		if (now() > deadline)
+			return -1;
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		n = read(s, &c, 1);
+		if (n <= 0)
+			return -1;
+		if (c == '\n') {
+			if (len && buf[len - 1] == '\r')
+				len--;
+			buf[len] = 0;
+			return len;
+		}
+		if (len + 1 < cap)
+			buf[len++] = c;
+	}
+}
+
+/* Sends @cmd and reads its reply into @buf; events that arrive first are skipped. */
+static int qmp_exec(int s, const char *cmd, char *buf, size_t cap, double deadline)
+{
+	if (write_all(s, cmd, strlen(cmd)))
+		return -1;
+	do {
+		if (qmp_getline(s, buf, cap, deadline) < 0)
+			return -1;
+	} while (strncmp(buf, "{\"return\"", 9) && strncmp(buf, "{\"error\"", 8));
+	return 0;
+}
+
+/*
+ * The value of @key among the members of the JSON object that starts at @obj, not those of
+ * objects nested in it; NULL if absent. A string equal to @key is a key only when a colon
+ * follows it.
+ */
+static const char *json_get(const char *obj, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *p, *end, *v;
+	int depth = 0;
+
+	for (p = obj; *p; p++) {
+		if (*p == '{' || *p == '[') {
+			depth++;
+		} else if (*p == '}' || *p == ']') {
+			if (--depth <= 0)
+				return NULL;
+		} else if (*p == '"') {
+			for (end = p + 1; *end && *end != '"'; end++)
+				if (*end == '\\' && end[1])
+					end++;
+			if (!*end)
+				return NULL;
+			v = end + 1;
+			while (*v == ' ')
+				v++;
+			if (depth == 1 && *v == ':' && (size_t)(end - p - 1) == klen &&
+			    !strncmp(p + 1, key, klen)) {
+				for (v++; *v == ' '; v++)
+					;
+				return v;
+			}
+			p = end;
+		}
+	}
+	return NULL;
+}
+
+/* A string member as printable text (escapes left as they are), or NULL. */
+static const char *json_str(const char *obj, const char *key, char *out, size_t cap)
+{
+	const char *v = json_get(obj, key);
+	size_t n = 0;
+
+	if (!v || *v != '"')
+		return NULL;
+	for (v++; *v && *v != '"' && n + 1 < cap; v++) {
+		if (*v == '\\' && v[1])
+			out[n++] = *v++;
+		if (n + 1 < cap)
+			out[n++] = *v;
+	}
+	out[n] = 0;
+	return out;
+}
+
+/* Prints "<name>: <value><unit>" for a numeric member, in KiB when @kib. */
+static void json_print_num(const char *obj, const char *key, const char *name, const char *unit,
+			   int kib)
+{
+	const char *v = obj ? json_get(obj, key) : NULL;
+	unsigned long long n;
+
+	if (!v || *v < '0' || *v > '9')
+		return;
+	n = strtoull(v, NULL, 10);
+	printf("%s: %llu%s\n", name, kib ? n >> 10 : n, unit);
+}
+
+static int cmd_miginfo(int argc, char **argv)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	static char buf[1 << 16];
+	double deadline = now() + 60;
+	const char *r, *ram, *vfio;
+	char status[64], err[512];
+	int s;
+
+	if (argc < 1)
+		return 2;
+	strncpy(a.sun_path, argv[0], sizeof(a.sun_path) - 1);
+	s = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)))
+		return fail(argv[0]);
+	if (qmp_getline(s, buf, sizeof(buf), deadline) < 0 || !strstr(buf, "\"QMP\""))
+		return fail("QMP greeting");
+	if (qmp_exec(s, "{\"execute\": \"qmp_capabilities\"}\n", buf, sizeof(buf), deadline) ||
+	    qmp_exec(s, "{\"execute\": \"query-migrate\"}\n", buf, sizeof(buf), deadline))
+		return fail("QMP reply");
+	close(s);
+	r = json_get(buf, "return");
+	if (!r || *r != '{') {
+		fprintf(stderr, "e2e_tool: query-migrate: %s\n", buf);
+		return 1;
+	}
+	/* No status yet: no migration started (HMP printed nothing either). */
+	if (!json_str(r, "status", status, sizeof(status)))
+		return 0;
+	if (json_str(r, "error-desc", err, sizeof(err)))
+		printf("Migration status: %s (%s)\n", status, err);
+	else
+		printf("Migration status: %s\n", status);
+	json_print_num(r, "total-time", "total time", " ms", 0);
+	json_print_num(r, "expected-downtime", "expected downtime", " ms", 0);
+	json_print_num(r, "downtime", "downtime", " ms", 0);
+	json_print_num(r, "setup-time", "setup", " ms", 0);
+	ram = json_get(r, "ram");
+	if (ram && *ram == '{') {
+		json_print_num(ram, "transferred", "transferred ram", " kbytes", 1);
+		json_print_num(ram, "remaining", "remaining ram", " kbytes", 1);
+		json_print_num(ram, "total", "total ram", " kbytes", 1);
+		json_print_num(ram, "dirty-sync-count", "dirty sync count", "", 0);
+	}
+	vfio = json_get(r, "vfio");
+	if (vfio && *vfio == '{')
+		json_print_num(vfio, "transferred", "vfio device transferred", " kbytes", 1);
 	return 0;
 }
 
@@ -623,6 +786,7 @@ int main(int argc, char **argv)
 		int (*run)(int argc, char **argv);
 	} cmds[] = {
 		{ "send", cmd_send }, { "recv", cmd_recv }, { "mon", cmd_mon },
+		{ "miginfo", cmd_miginfo },
 		{ "relay", cmd_relay }, { "regs", cmd_regs }, { "nooffload", cmd_nooffload },
 		{ "contig", cmd_contig }, { "pfregs", cmd_pfregs },
 	};
@@ -635,6 +799,6 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[1], cmds[i].name))
 			rc = cmds[i].run(argc - 2, argv + 2);
 	if (rc == 2)
-		fprintf(stderr, "usage: e2e_tool send|recv|mon|relay|regs|nooffload|contig|pfregs ... (see the source's header)\n");
+		fprintf(stderr, "usage: e2e_tool send|recv|mon|miginfo|relay|regs|nooffload|contig|pfregs ... (see the source's header)\n");
 	return rc;
 }
