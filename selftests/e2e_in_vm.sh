@@ -222,6 +222,15 @@ per_pass() {
 		"$2 pages in the final report with the device quiesced"
 }
 
+# vf_mac_clear <vf>: the admin takes a VF's MAC back. ixgbe refuses with ENOMEM ("Could NOT
+# remove the VF MAC address") once the VF's reset at its QEMU's exit (vfio's FLR) has taken the
+# filter out of the PF's table, and keeps only the address it reports: the filter, what
+# matters here, is gone either way.
+vf_mac_clear() {
+	$IP link set "$PF_IF" vf "$1" mac 00:00:00:00:00:00 2>/dev/null ||
+		[ "$PF_DRV" = ixgbe ] || echo "# could not clear VF $1's MAC"
+}
+
 cleanup() {
 	for p in $W/*.pid; do [ -f "$p" ] && qemu_stop "$(basename "$p" .pid)"; done
 }
@@ -232,7 +241,7 @@ $IP addr add 10.0.3.1/24 dev "$PEER_IF"
 # The host admin gives the source VFs their MACs; the destination VFs get theirs from the
 # migration stream (the PF-held state our driver carries).
 $IP link set "$PF_IF" vf 0 mac 52:54:00:e2:e0:01
-$IP link set "$PF_IF" vf 1 mac 00:00:00:00:00:00
+vf_mac_clear 1
 head -c $((FILE_KIB * 1024)) /dev/urandom > $W/tx.bin
 tx_md5=$(md5sum < $W/tx.bin | cut -d' ' -f1)
 echo "# NIC: $NIC, VFs $VF0 $VF1 $VF2 $VF3, $GUEST_DRV in the guest"
@@ -274,7 +283,7 @@ quiet1=$(( $(dstat "$VF0" dirty_pages_quiesced) - quiet0 ))
 # As after any migration, the admin releases the source VF: its QEMU quits and its MAC filter
 # goes (on one PF, a stale filter for the same MAC would also catch the guest's frames).
 qemu_stop src1
-$IP link set "$PF_IF" vf 0 mac 00:00:00:00:00:00
+vf_mac_clear 0
 if [ "$st" = completed ]; then ok "pre-copy migration $VF0 -> $VF1 completed in ${mig1} s"; else notok "migration $VF0 -> $VF1: $st"; fi
 check "destination runs the guest" sh -c "$T mon $W/dst1.mon 'info status' | grep -q 'status: running'"
 check "the file was still arriving over DMA when pre-copy started" [ $during = 1 ]
@@ -357,7 +366,7 @@ if [ "$st" = completed ]; then ok "migration $VF1 -> $VF0 completed in ${mig4} s
 cp $W/dst1.info $W/mig4.info
 echo "# dst4 guest RAM in the test VM: $($T contig "$(cat $W/dst4.pid)" 128)"
 qemu_stop dst1
-$IP link set "$PF_IF" vf 1 mac 00:00:00:00:00:00
+vf_mac_clear 1
 check "guest reachable over $VF0 after the migration back" guest_ping 10.0.2.2
 l=$(wait_console dst4 'GUEST:RX n=1' 600) && echo "# $l"
 $T recv 5003 $W/back2.bin 240 > $W/back2.out 2>&1 &
@@ -368,7 +377,7 @@ check "and sent back through $VF0 intact" sh -c "[ \"\$(md5sum < $W/back2.bin | 
 wait $sendpid 2>/dev/null
 fig "4. VF1 -> VF0 after a cancelled and a failed migration: downtime $(mig_field downtime $W/mig4.info) ms, total $(mig_field 'total time' $W/mig4.info) ms"
 qemu_stop dst4
-$IP link set "$PF_IF" vf 0 mac 00:00:00:00:00:00
+vf_mac_clear 0
 
 # --- 5. two VFs in one guest (QEMU needs P2P): VF0 + VF1 -> VF2 + VF3
 if ! skip 5; then
@@ -393,8 +402,8 @@ if l=$(wait_console src5 'GUEST:READY vfs=2' $BOOT_TIMEOUT); then
 	BANDWIDTH=$b
 	cp $W/src5.info $W/mig5.info
 	qemu_stop src5
-	$IP link set "$PF_IF" vf 0 mac 00:00:00:00:00:00
-	$IP link set "$PF_IF" vf 1 mac 00:00:00:00:00:00
+	vf_mac_clear 0
+	vf_mac_clear 1
 	if [ "$st" = completed ]; then ok "two-VF guest migrated (P2P)"; else notok "two-VF migration: $st"; fi
 	check "both VFs reachable after, on $VF2 and $VF3" sh -c "ping -c 3 -W 10 10.0.2.2 >/dev/null && ping -c 3 -W 10 10.0.3.2 >/dev/null"
 	check "PF shows the MACs on VF2 and VF3" sh -c "$IP link show $PF_IF | grep -q 'vf 2 .*52:54:00:e2:e0:01' && $IP link show $PF_IF | grep -q 'vf 3 .*52:54:00:e2:e0:02'"
