@@ -426,7 +426,8 @@ static int cmd_miginfo(int argc, char **argv)
 	/* No status yet: no migration started (HMP printed nothing either). */
 	if (!json_str(r, "status", status, sizeof(status)))
 		return 0;
-	if (json_str(r, "error-desc", err, sizeof(err)))
+	/* As HMP: the error only with "failed" ("cancelled" has one too, from the socket). */
+	if (!strcmp(status, "failed") && json_str(r, "error-desc", err, sizeof(err)))
 		printf("Migration status: %s (%s)\n", status, err);
 	else
 		printf("Migration status: %s\n", status);
