@@ -222,13 +222,18 @@ per_pass() {
 		"$2 pages in the final report with the device quiesced"
 }
 
-# vf_mac_clear <vf>: the admin takes a VF's MAC back. ixgbe refuses with ENOMEM ("Could NOT
-# remove the VF MAC address") once the VF's reset at its QEMU's exit (vfio's FLR) has taken the
-# filter out of the PF's table, and keeps only the address it reports: the filter, what
-# matters here, is gone either way.
-vf_mac_clear() {
-	$IP link set "$PF_IF" vf "$1" mac 00:00:00:00:00:00 2>/dev/null ||
-		[ "$PF_DRV" = ixgbe ] || echo "# could not clear VF $1's MAC"
+# release <qemu name> <vf index>...: as after any migration, the admin releases the source VFs
+# (on one PF, a stale filter for the guest's MAC would also catch its frames): MACs cleared,
+# then QEMU quits. In that order: QEMU's exit resets the VF (vfio's FLR), which takes the filter
+# out of ixgbe's table but leaves the address set for the VF, and ixgbe then refuses the clear
+# ("Could NOT remove the VF MAC address", ENOMEM) and would hand that MAC to the VF's next user.
+release() {
+	local name=$1 v
+	shift
+	for v in "$@"; do
+		$IP link set "$PF_IF" vf "$v" mac 00:00:00:00:00:00 || echo "# could not clear VF $v's MAC"
+	done
+	qemu_stop "$name"
 }
 
 cleanup() {
@@ -241,7 +246,7 @@ $IP addr add 10.0.3.1/24 dev "$PEER_IF"
 # The host admin gives the source VFs their MACs; the destination VFs get theirs from the
 # migration stream (the PF-held state our driver carries).
 $IP link set "$PF_IF" vf 0 mac 52:54:00:e2:e0:01
-vf_mac_clear 1
+$IP link set "$PF_IF" vf 1 mac 00:00:00:00:00:00
 head -c $((FILE_KIB * 1024)) /dev/urandom > $W/tx.bin
 tx_md5=$(md5sum < $W/tx.bin | cut -d' ' -f1)
 echo "# NIC: $NIC, VFs $VF0 $VF1 $VF2 $VF3, $GUEST_DRV in the guest"
@@ -265,14 +270,14 @@ qemu_start dst1 "$VF1" 4444 || exit 1
 $T send 10.0.2.2 5001 $W/tx.bin $RATE > $W/send1.out 2>&1 &
 sendpid=$!
 ping -i 0.1 10.0.2.2 > $W/ping1.log 2>&1 &
-pingpid=$!
+pingpid=$! ping_t0=$(up)
 sleep 3
 saved0=$(dstat "$VF0" save_bytes) dirty0=$(dstat "$VF0" dirty_pages_reported)
 quiet0=$(dstat "$VF0" dirty_pages_quiesced)
 kill -0 $sendpid 2>/dev/null && during=1 || during=0
 t=$(up)
 st=$(migrate src1 tcp:127.0.0.1:4444)
-mig1=$(elapsed "$t")
+mig1=$(elapsed "$t") t_done=$(up)
 kill -0 $sendpid 2>/dev/null && still=1 || still=0
 cp $W/src1.info $W/mig1.info
 comment < $W/mig1.info
@@ -280,10 +285,8 @@ echo "# dst1 guest RAM in the test VM: $($T contig "$(cat $W/dst1.pid)" 128)"
 saved1=$(( $(dstat "$VF0" save_bytes) - saved0 ))
 dirty1=$(( $(dstat "$VF0" dirty_pages_reported) - dirty0 ))
 quiet1=$(( $(dstat "$VF0" dirty_pages_quiesced) - quiet0 ))
-# As after any migration, the admin releases the source VF: its QEMU quits and its MAC filter
-# goes (on one PF, a stale filter for the same MAC would also catch the guest's frames).
-qemu_stop src1
-vf_mac_clear 0
+release src1 0
+t_rel=$(up)
 if [ "$st" = completed ]; then ok "pre-copy migration $VF0 -> $VF1 completed in ${mig1} s"; else notok "migration $VF0 -> $VF1: $st"; fi
 check "destination runs the guest" sh -c "$T mon $W/dst1.mon 'info status' | grep -q 'status: running'"
 check "the file was still arriving over DMA when pre-copy started" [ $during = 1 ]
@@ -309,6 +312,14 @@ fig "   QEMU: total $(mig_field 'total time' $W/mig1.info) ms, downtime $(mig_fi
 fig "   driver: device state $saved1 B saved on $VF0, $(dstat "$VF1" resume_bytes) B resumed on $VF1, $dirty1 dirty pages reported from the RX trap"
 fig "   pre-copy under traffic: $(per_pass "$dirty1" "$quiet1" $W/mig1.info)"
 fig "   ping: $tx sent, $rx answered, $((tx - rx)) lost (10/s, spanning the whole migration); wall ${mig1} s"
+# Where the losses fall: the sequence numbers never answered, against the ping's clock.
+seq_at() { awk -v a="$ping_t0" -v b="$1" 'BEGIN { printf "%d", (b - a) * 10 }'; }
+lost=$(awk -v n="${tx:-0}" '/ seq=/ { sub(/.* seq=/, ""); got[$1 + 0] = 1 }
+	END { for (i = 0; i <= n; i++) {
+		if (i < n && !got[i]) { if (s == "") s = i; e = i; continue }
+		if (s != "" && k++ < 8) r = r " " (s == e ? s : s "-" e); s = "" }
+		print r }' $W/ping1.log)
+fig "   ping seqs lost:${lost:- none}; ~$(seq_at "$t") at migrate, ~$(seq_at "$t_done") at completion, ~$(seq_at "$t_rel") at the source VF's release"
 
 skip() { case " $(echo "${E2E_SKIP:-}" | tr , " ") " in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -365,8 +376,7 @@ mig4=$(elapsed "$t")
 if [ "$st" = completed ]; then ok "migration $VF1 -> $VF0 completed in ${mig4} s"; else notok "migration $VF1 -> $VF0: $st"; fi
 cp $W/dst1.info $W/mig4.info
 echo "# dst4 guest RAM in the test VM: $($T contig "$(cat $W/dst4.pid)" 128)"
-qemu_stop dst1
-vf_mac_clear 1
+release dst1 1
 check "guest reachable over $VF0 after the migration back" guest_ping 10.0.2.2
 l=$(wait_console dst4 'GUEST:RX n=1' 600) && echo "# $l"
 $T recv 5003 $W/back2.bin 240 > $W/back2.out 2>&1 &
@@ -376,8 +386,7 @@ wait $backpid || stalled dst4 "$VF0"
 check "and sent back through $VF0 intact" sh -c "[ \"\$(md5sum < $W/back2.bin | cut -d' ' -f1)\" = $tx_md5 ]"
 wait $sendpid 2>/dev/null
 fig "4. VF1 -> VF0 after a cancelled and a failed migration: downtime $(mig_field downtime $W/mig4.info) ms, total $(mig_field 'total time' $W/mig4.info) ms"
-qemu_stop dst4
-vf_mac_clear 0
+release dst4 0
 
 # --- 5. two VFs in one guest (QEMU needs P2P): VF0 + VF1 -> VF2 + VF3
 if ! skip 5; then
@@ -401,9 +410,7 @@ if l=$(wait_console src5 'GUEST:READY vfs=2' $BOOT_TIMEOUT); then
 	q5=$(( $(dstat "$VF0" dirty_pages_quiesced) + $(dstat "$VF1" dirty_pages_quiesced) - q5 ))
 	BANDWIDTH=$b
 	cp $W/src5.info $W/mig5.info
-	qemu_stop src5
-	vf_mac_clear 0
-	vf_mac_clear 1
+	release src5 0 1
 	if [ "$st" = completed ]; then ok "two-VF guest migrated (P2P)"; else notok "two-VF migration: $st"; fi
 	check "both VFs reachable after, on $VF2 and $VF3" sh -c "ping -c 3 -W 10 10.0.2.2 >/dev/null && ping -c 3 -W 10 10.0.3.2 >/dev/null"
 	check "PF shows the MACs on VF2 and VF3" sh -c "$IP link show $PF_IF | grep -q 'vf 2 .*52:54:00:e2:e0:01' && $IP link show $PF_IF | grep -q 'vf 3 .*52:54:00:e2:e0:02'"
