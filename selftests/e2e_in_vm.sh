@@ -293,6 +293,9 @@ if [ "$st" = completed ]; then ok "pre-copy migration $VF0 -> $VF1 completed in 
 check "destination runs the guest" sh -c "$T mon $W/dst1.mon 'info status' | grep -q 'status: running'"
 check "the file was still arriving over DMA when pre-copy started" [ $during = 1 ]
 l=$(wait_console dst1 'GUEST:RX n=0' 600) && echo "# $l"
+# What the guest's kernel said after the switch-over (its VF driver resetting, link changes).
+echo "# dst1 guest kernel since the switch-over:"
+grep -a '^\[' $W/dst1.console | tail -n 8 | comment
 # The guest sends it back at once (retrying its connect for a minute).
 $T recv 5003 $W/back1.bin 240 > $W/back1.out 2>&1 &
 backpid=$!
