@@ -280,6 +280,8 @@ kill -0 $sendpid 2>/dev/null && during=1 || during=0
 t=$(up) seq_mig=$(last_seq)
 st=$(migrate src1 tcp:127.0.0.1:4444)
 mig1=$(elapsed "$t") seq_done=$(last_seq)
+# The destination VF as the guest restarts on it, shown below if pings went unanswered long.
+$T regs "$VF1" > $W/regs1.a 2>&1
 kill -0 $sendpid 2>/dev/null && still=1 || still=0
 cp $W/src1.info $W/mig1.info
 comment < $W/mig1.info
@@ -289,6 +291,8 @@ dirty1=$(( $(dstat "$VF0" dirty_pages_reported) - dirty0 ))
 quiet1=$(( $(dstat "$VF0" dirty_pages_quiesced) - quiet0 ))
 release src1 0
 seq_rel=$(last_seq)
+$T regs "$VF1" > $W/regs1.b 2>&1
+seq_regs=$(last_seq)
 if [ "$st" = completed ]; then ok "pre-copy migration $VF0 -> $VF1 completed in ${mig1} s"; else notok "migration $VF0 -> $VF1: $st"; fi
 check "destination runs the guest" sh -c "$T mon $W/dst1.mon 'info status' | grep -q 'status: running'"
 check "the file was still arriving over DMA when pre-copy started" [ $during = 1 ]
@@ -323,6 +327,12 @@ lost=$(awk -v n="${tx:-0}" '/ seq=/ { sub(/.* seq=/, ""); got[$1 + 0] = 1 }
 		if (s != "" && k++ < 8) r = r " " (s == e ? s : s "-" e); s = "" }
 		print r }' $W/ping1.log)
 fig "   ping seqs lost:${lost:- none}; last answered: $seq_mig at migrate, $seq_done at completion, $seq_rel at the source VF's release"
+if [ $((tx - rx)) -gt 10 ]; then
+	echo "# $((tx - rx)) pings lost: $VF1 at completion (last seq answered $seq_done):"
+	comment < $W/regs1.a
+	echo "# and after the source's release (last seq answered $seq_regs):"
+	comment < $W/regs1.b
+fi
 
 skip() { case " $(echo "${E2E_SKIP:-}" | tr , " ") " in *" $1 "*) return 0 ;; esac; return 1; }
 
