@@ -227,12 +227,16 @@ per_pass() {
 # then QEMU quits. In that order: QEMU's exit resets the VF (vfio's FLR), which takes the filter
 # out of ixgbe's table but leaves the address set for the VF, and ixgbe then refuses the clear
 # ("Could NOT remove the VF MAC address", ENOMEM) and would hand that MAC to the VF's next user.
-release() {
-	local name=$1 v
-	shift
+mac_clear() {
+	local v
 	for v in "$@"; do
 		$IP link set "$PF_IF" vf "$v" mac 00:00:00:00:00:00 || echo "# could not clear VF $v's MAC"
 	done
+}
+release() {
+	local name=$1
+	shift
+	mac_clear "$@"
 	qemu_stop "$name"
 }
 
@@ -280,7 +284,11 @@ kill -0 $sendpid 2>/dev/null && during=1 || during=0
 t=$(up) seq_mig=$(last_seq)
 st=$(migrate src1 tcp:127.0.0.1:4444)
 mig1=$(elapsed "$t") seq_done=$(last_seq)
-# The destination VF as the guest restarts on it, shown below if pings went unanswered long.
+# The source's MAC first of all: ixgbe gives the destination VF its filter in the PF's first
+# free slot, usually behind the source's, and the first match takes the frames (seen: ~3 s of
+# pings lost while the test looked at the source's counters before releasing it).
+mac_clear 0
+# The destination VF as the guest restarts on it, shown below if over 2 s of pings were lost.
 $T regs "$VF1" > $W/regs1.a 2>&1
 kill -0 $sendpid 2>/dev/null && still=1 || still=0
 cp $W/src1.info $W/mig1.info
@@ -327,7 +335,7 @@ lost=$(awk -v n="${tx:-0}" '/ seq=/ { sub(/.* seq=/, ""); got[$1 + 0] = 1 }
 		if (s != "" && k++ < 8) r = r " " (s == e ? s : s "-" e); s = "" }
 		print r }' $W/ping1.log)
 fig "   ping seqs lost:${lost:- none}; last answered: $seq_mig at migrate, $seq_done at completion, $seq_rel at the source VF's release"
-if [ $((tx - rx)) -gt 10 ]; then
+if [ $((tx - rx)) -gt 20 ]; then
 	echo "# $((tx - rx)) pings lost: $VF1 at completion (last seq answered $seq_done):"
 	comment < $W/regs1.a
 	echo "# and after the source's release (last seq answered $seq_regs):"
