@@ -285,8 +285,8 @@ t=$(up) seq_mig=$(last_seq)
 st=$(migrate src1 tcp:127.0.0.1:4444)
 mig1=$(elapsed "$t") seq_done=$(last_seq)
 # The source's MAC first of all: ixgbe gives the destination VF its filter in the PF's first
-# free slot, usually behind the source's, and the first match takes the frames (seen: ~3 s of
-# pings lost while the test looked at the source's counters before releasing it).
+# free slot, usually behind the source's, and the 82599 model hands a frame to the first match
+# only (seen: ~3 s of pings lost while the test read the source's counters before releasing it).
 mac_clear 0
 # The destination VF as the guest restarts on it, shown below if over 2 s of pings were lost.
 $T regs "$VF1" > $W/regs1.a 2>&1
