@@ -222,17 +222,18 @@ per_pass() {
 		"$2 pages in the final report with the device quiesced"
 }
 
-# release <qemu name> <vf index>...: as after any migration, the admin releases the source VFs
-# (on one PF, a stale filter for the guest's MAC would also catch its frames): MACs cleared,
-# then QEMU quits. In that order: QEMU's exit resets the VF (vfio's FLR), which takes the filter
-# out of ixgbe's table but leaves the address set for the VF, and ixgbe then refuses the clear
-# ("Could NOT remove the VF MAC address", ENOMEM) and would hand that MAC to the VF's next user.
+# mac_clear <vf index>...: the admin takes the VFs' MACs back.
 mac_clear() {
 	local v
 	for v in "$@"; do
 		$IP link set "$PF_IF" vf "$v" mac 00:00:00:00:00:00 || echo "# could not clear VF $v's MAC"
 	done
 }
+# release <qemu name> <vf index>...: as after any migration, the admin releases the source VFs
+# (on one PF, a stale filter for the guest's MAC would also catch its frames): MACs cleared,
+# then QEMU quits. In that order: QEMU's exit resets the VF (vfio's FLR), which takes the filter
+# out of ixgbe's table but leaves the address set for the VF, and ixgbe then refuses the clear
+# ("Could NOT remove the VF MAC address", ENOMEM) and would hand that MAC to the VF's next user.
 release() {
 	local name=$1
 	shift
