@@ -4,7 +4,7 @@
 # VF0 (a userspace VF driver over VFIO), then a live migration of that running VF onto VF1
 # under traffic, then the migration figures. Output stays TAP so the runner judges it.
 echo "1..3"
-echo "# VFs: $VF_BDF and $VF_BDF2 bound to $MIG_DRIVER; peer NIC $PEER_IF on the same QEMU hub"
+echo "# VFs: $VF_BDF and $VF_BDF2 (PF driver $(basename "$(readlink "/sys/bus/pci/devices/$PF_BDF/driver")")) bound to $MIG_DRIVER; peer NIC $PEER_IF on the same QEMU hub"
 echo "# --- 1. DMA both ways through $VF_BDF (every payload byte checked)"
 if /tests/vfio_pt_test -v cdev_iommufd -t dma_tx -t dma_rx 2>&1 | sed 's/^/#   /' | tee /tmp/demo1 |
 	grep -E 'frames|PASSED|FAILED'; grep -q '# PASSED' /tmp/demo1; then

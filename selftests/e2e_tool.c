@@ -7,11 +7,15 @@
  *   e2e_tool send HOST PORT FILE [KBPS]   send FILE over TCP, paced at KBPS KiB/s (0: no pacing)
  *   e2e_tool recv PORT FILE [SECS]        accept one TCP connection, write what arrives to FILE
  *   e2e_tool mon SOCKET CMD...            run one HMP command on QEMU's unix-socket monitor
+ *   e2e_tool miginfo SOCKET               QEMU's migration status and figures from its QMP
+ *                                         socket (query-migrate), as "name: value" lines in
+ *                                         the words of QEMU 10.0's "info migrate", whose HMP
+ *                                         text later versions reworded and rounded
  *   e2e_tool relay PORT DSTPORT [corrupt] forward one TCP connection from PORT to 127.0.0.1:DSTPORT
  *                                         and back; "corrupt" rewrites the version field after
  *                                         every vfio_ixgbevf_mig stream magic it forwards
- *   e2e_tool regs BDF                     print an igb VF's interrupt and queue registers and
- *                                         its MSI-X table and PBA as the host sees them (through
+ *   e2e_tool regs BDF                     print a VF's interrupt and queue 0 registers and its
+ *                                         MSI-X table and PBA as the host sees them (through
  *                                         sysfs; never reads a read-to-clear register)
  *   e2e_tool nooffload IFACE              turn scatter-gather and TSO off (ethtool ioctl): the
  *                                         rig's emulated igb drops a TX buffer whose pages are
@@ -19,9 +23,11 @@
  *   e2e_tool contig PID MIB               how much of QEMU process PID's guest RAM (its smallest
  *                                         private rw mapping of at least MIB MiB) is physically
  *                                         contiguous, from pagemap
- *   e2e_tool pfregs BDF [eicr]            the igb PF's interrupt registers, whose bits
- *                                         22 - 3n .. 24 - 3n are VF n's vectors; "eicr" also
- *                                         reads (and so clears) EICR
+ *   e2e_tool pfregs BDF [eicr]            the PF's interrupt and VF enable registers; "eicr"
+ *                                         also reads (and so clears) EICR
+ *
+ * regs and pfregs take the register map of the family the function's PF driver belongs to
+ * (igb: 82576, ixgbe: 82599), found in sysfs.
  *
  * Exit status 0 on success, 1 on failure (with a message on stderr).
  */
@@ -282,6 +288,166 @@ static int cmd_mon(int argc, char **argv)
 	return 0;
 }
 
+/* One line from QMP (each message ends in CRLF), without its end. */
+static int qmp_getline(int s, char *buf, size_t cap, double deadline)
+{
+	size_t len = 0;
+
+	for (;;) {
+		struct pollfd p = { .fd = s, .events = POLLIN };
+		ssize_t n;
+		char c;
+
+		if (now() > deadline)
+			return -1;
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		n = read(s, &c, 1);
+		if (n <= 0)
+			return -1;
+		if (c == '\n') {
+			if (len && buf[len - 1] == '\r')
+				len--;
+			buf[len] = 0;
+			return len;
+		}
+		if (len + 1 < cap)
+			buf[len++] = c;
+	}
+}
+
+/* Sends @cmd and reads its reply into @buf; events that arrive first are skipped. */
+static int qmp_exec(int s, const char *cmd, char *buf, size_t cap, double deadline)
+{
+	if (write_all(s, cmd, strlen(cmd)))
+		return -1;
+	do {
+		if (qmp_getline(s, buf, cap, deadline) < 0)
+			return -1;
+	} while (strncmp(buf, "{\"return\"", 9) && strncmp(buf, "{\"error\"", 8));
+	return 0;
+}
+
+/*
+ * The value of @key among the members of the JSON object that starts at @obj, not those of
+ * objects nested in it; NULL if absent. A string equal to @key is a key only when a colon
+ * follows it.
+ */
+static const char *json_get(const char *obj, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *p, *end, *v;
+	int depth = 0;
+
+	for (p = obj; *p; p++) {
+		if (*p == '{' || *p == '[') {
+			depth++;
+		} else if (*p == '}' || *p == ']') {
+			if (--depth <= 0)
+				return NULL;
+		} else if (*p == '"') {
+			for (end = p + 1; *end && *end != '"'; end++)
+				if (*end == '\\' && end[1])
+					end++;
+			if (!*end)
+				return NULL;
+			v = end + 1;
+			while (*v == ' ')
+				v++;
+			if (depth == 1 && *v == ':' && (size_t)(end - p - 1) == klen &&
+			    !strncmp(p + 1, key, klen)) {
+				for (v++; *v == ' '; v++)
+					;
+				return v;
+			}
+			p = end;
+		}
+	}
+	return NULL;
+}
+
+/* A string member as printable text (escapes left as they are), or NULL. */
+static const char *json_str(const char *obj, const char *key, char *out, size_t cap)
+{
+	const char *v = json_get(obj, key);
+	size_t n = 0;
+
+	if (!v || *v != '"')
+		return NULL;
+	for (v++; *v && *v != '"' && n + 1 < cap; v++) {
+		if (*v == '\\' && v[1])
+			out[n++] = *v++;
+		if (n + 1 < cap)
+			out[n++] = *v;
+	}
+	out[n] = 0;
+	return out;
+}
+
+/* Prints "<name>: <value><unit>" for a numeric member, in KiB when @kib. */
+static void json_print_num(const char *obj, const char *key, const char *name, const char *unit,
+			   int kib)
+{
+	const char *v = obj ? json_get(obj, key) : NULL;
+	unsigned long long n;
+
+	if (!v || *v < '0' || *v > '9')
+		return;
+	n = strtoull(v, NULL, 10);
+	printf("%s: %llu%s\n", name, kib ? n >> 10 : n, unit);
+}
+
+static int cmd_miginfo(int argc, char **argv)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	static char buf[1 << 16];
+	double deadline = now() + 60;
+	const char *r, *ram, *vfio;
+	char status[64], err[512];
+	int s;
+
+	if (argc < 1)
+		return 2;
+	strncpy(a.sun_path, argv[0], sizeof(a.sun_path) - 1);
+	s = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)))
+		return fail(argv[0]);
+	if (qmp_getline(s, buf, sizeof(buf), deadline) < 0 || !strstr(buf, "\"QMP\""))
+		return fail("QMP greeting");
+	if (qmp_exec(s, "{\"execute\": \"qmp_capabilities\"}\n", buf, sizeof(buf), deadline) ||
+	    qmp_exec(s, "{\"execute\": \"query-migrate\"}\n", buf, sizeof(buf), deadline))
+		return fail("QMP reply");
+	close(s);
+	r = json_get(buf, "return");
+	if (!r || *r != '{') {
+		fprintf(stderr, "e2e_tool: query-migrate: %s\n", buf);
+		return 1;
+	}
+	/* No status yet: no migration started (HMP printed nothing either). */
+	if (!json_str(r, "status", status, sizeof(status)))
+		return 0;
+	/* As HMP: the error only with "failed" ("cancelled" has one too, from the socket). */
+	if (!strcmp(status, "failed") && json_str(r, "error-desc", err, sizeof(err)))
+		printf("Migration status: %s (%s)\n", status, err);
+	else
+		printf("Migration status: %s\n", status);
+	json_print_num(r, "total-time", "total time", " ms", 0);
+	json_print_num(r, "expected-downtime", "expected downtime", " ms", 0);
+	json_print_num(r, "downtime", "downtime", " ms", 0);
+	json_print_num(r, "setup-time", "setup", " ms", 0);
+	ram = json_get(r, "ram");
+	if (ram && *ram == '{') {
+		json_print_num(ram, "transferred", "transferred ram", " kbytes", 1);
+		json_print_num(ram, "remaining", "remaining ram", " kbytes", 1);
+		json_print_num(ram, "total", "total ram", " kbytes", 1);
+		json_print_num(ram, "dirty-sync-count", "dirty sync count", "", 0);
+	}
+	vfio = json_get(r, "vfio");
+	if (vfio && *vfio == '{')
+		json_print_num(vfio, "transferred", "vfio device transferred", " kbytes", 1);
+	return 0;
+}
+
 /*
  * Streams the bytes through a matcher for the device stream magic; after a match, the two
  * version bytes that follow are replaced (version 0x7f00 + 1: a stream from a future
@@ -384,17 +550,93 @@ static volatile uint32_t *map_res(const char *bdf, int bar, size_t len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+struct reg {
+	const char *name;
+	uint32_t off;
+};
+
+/*
+ * What regs and pfregs read, per family. Only registers that reading does not change: not
+ * EICR/VTEICR (read-to-clear) and not the VF mailbox, whose PF status/ack bits clear on read
+ * and would be lost to the guest's driver.
+ */
+struct family {
+	const char *pf_driver;
+	const struct reg *vf, *pf;
+	unsigned int nvf, npf;
+	uint32_t eicr;
+};
+
+/* 82576 (igb): queue 0 at the 0x2800/0x3800 aliases; PF EIMS bits 22 - 3n .. 24 - 3n are VF n's. */
+static const struct reg igb_vf[] = {
+	{ "STATUS", 0x0008 }, { "EIMS", 0x1524 }, { "EIAC", 0x152c }, { "EIAM", 0x1530 },
+	{ "EITR0", 0x1680 }, { "EITR1", 0x1684 }, { "EITR2", 0x1688 },
+	{ "IVAR0", 0x1700 }, { "IVAR_MISC", 0x1740 }, { "GPRC", 0x0f10 }, { "GPTC", 0x0f14 },
+	{ "RDBAL", 0x2800 }, { "RDLEN", 0x2808 }, { "RDH", 0x2810 }, { "RDT", 0x2818 },
+	{ "RXDCTL", 0x2828 }, { "TDBAL", 0x3800 }, { "TDLEN", 0x3808 }, { "TDH", 0x3810 },
+	{ "TDT", 0x3818 }, { "TXDCTL", 0x3828 }, { "TDWBAL", 0x3838 },
+};
+static const struct reg igb_pf[] = {
+	{ "GPIE", 0x1514 }, { "EIMS", 0x1524 }, { "EIAC", 0x152c }, { "EIAM", 0x1530 },
+	{ "VFRE", 0x0c8c }, { "VFTE", 0x0c90 }, { "MBVFICR", 0x0c80 }, { "VFLRE", 0x0c88 },
+};
+
+/*
+ * 82599 (ixgbe, ixgbevf regs.h): a VF interrupts through its own VTEI* registers, the PF sees
+ * it only through the mailbox (PFMBICR, EICR.MAILBOX) and VFLREC.
+ */
+static const struct reg ixgbe_vf[] = {
+	{ "STATUS", 0x0008 }, { "LINKS", 0x0010 }, { "EIMS", 0x0108 }, { "EIAC", 0x0110 },
+	{ "EIAM", 0x0114 }, { "EITR0", 0x0820 }, { "EITR1", 0x0824 }, { "EITR2", 0x0828 },
+	{ "IVAR0", 0x0120 }, { "IVAR_MISC", 0x0140 }, { "GPRC", 0x101c }, { "GPTC", 0x201c },
+	{ "RDBAL", 0x1000 }, { "RDLEN", 0x1008 }, { "RDH", 0x1010 }, { "RDT", 0x1018 },
+	{ "RXDCTL", 0x1028 }, { "TDBAL", 0x2000 }, { "TDLEN", 0x2008 }, { "TDH", 0x2010 },
+	{ "TDT", 0x2018 }, { "TXDCTL", 0x2028 }, { "TDWBAL", 0x2038 },
+};
+static const struct reg ixgbe_pf[] = {
+	{ "GPIE", 0x0898 }, { "EIMS", 0x0880 }, { "EIAC", 0x0810 }, { "EIAM", 0x0890 },
+	{ "VFRE0", 0x51e0 }, { "VFTE0", 0x8110 }, { "PFMBICR0", 0x0710 }, { "PFMBIMR0", 0x0720 },
+	{ "VFLREC0", 0x0700 },
+};
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct family families[] = {
+	{ "igb", igb_vf, igb_pf, N(igb_vf), N(igb_pf), 0x1580 },
+	{ "ixgbe", ixgbe_vf, ixgbe_pf, N(ixgbe_vf), N(ixgbe_pf), 0x0800 },
+};
+
+/* The family of BDF: its PF's driver (physfn for a VF, the device itself for a PF). */
+static const struct family *family_of(const char *bdf)
+{
+	char path[128], link[256];
+	const char *drv;
+	unsigned int i;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/physfn/driver", bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0) {
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+		n = readlink(path, link, sizeof(link) - 1);
+	}
+	if (n < 0) {
+		fail(path);
+		return NULL;
+	}
+	link[n] = 0;
+	drv = strrchr(link, '/');
+	drv = drv ? drv + 1 : link;
+	for (i = 0; i < N(families); i++)
+		if (!strcmp(drv, families[i].pf_driver))
+			return &families[i];
+	fprintf(stderr, "e2e_tool: %s: PF driver %s is neither igb nor ixgbe\n", bdf, drv);
+	return NULL;
+}
+
 static int cmd_regs(int argc, char **argv)
 {
-	/* igb VF BAR0 registers that reading does not change (EICR is read-to-clear). */
-	static const struct { const char *name; uint32_t off; } r[] = {
-		{ "STATUS", 0x0008 }, { "EIMS", 0x1524 }, { "EIAC", 0x152c }, { "EIAM", 0x1530 },
-		{ "EITR0", 0x1680 }, { "EITR1", 0x1684 }, { "EITR2", 0x1688 },
-		{ "IVAR0", 0x1700 }, { "IVAR_MISC", 0x1740 }, { "GPRC", 0x0f10 }, { "GPTC", 0x0f14 },
-		{ "RDBAL", 0x2800 }, { "RDLEN", 0x2808 }, { "RDH", 0x2810 }, { "RDT", 0x2818 },
-		{ "RXDCTL", 0x2828 }, { "TDBAL", 0x3800 }, { "TDLEN", 0x3808 }, { "TDH", 0x3810 },
-		{ "TDT", 0x3818 }, { "TXDCTL", 0x3828 }, { "TDWBAL", 0x3838 },
-	};
+	const struct family *fam;
 	uint8_t cfg[256];
 	volatile uint32_t *bar0, *tab, *pba;
 	unsigned int i, cap, ctrl, nvec, tbir, toff, pbir, poff;
@@ -403,6 +645,9 @@ static int cmd_regs(int argc, char **argv)
 
 	if (argc < 1)
 		return 2;
+	fam = family_of(argv[0]);
+	if (!fam)
+		return 1;
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", argv[0]);
 	f = fopen(path, "r");
 	if (!f || fread(cfg, 1, sizeof(cfg), f) != sizeof(cfg))
@@ -411,8 +656,8 @@ static int cmd_regs(int argc, char **argv)
 	bar0 = map_res(argv[0], 0, 0x4000);
 	if (!bar0)
 		return fail("resource0");
-	for (i = 0; i < sizeof(r) / sizeof(r[0]); i++)
-		printf("%s=%#x%c", r[i].name, bar0[r[i].off / 4], i % 8 == 7 ? '\n' : ' ');
+	for (i = 0; i < fam->nvf; i++)
+		printf("%s=%#x%c", fam->vf[i].name, bar0[fam->vf[i].off / 4], i % 8 == 7 ? '\n' : ' ');
 	printf("\n");
 	/* The MSI-X capability (ID 0x11) gives the table's and PBA's BAR and offset. */
 	for (cap = cfg[0x34] & 0xfc, i = 0; cap && cfg[cap] != 0x11 && i < 48; i++)
@@ -515,22 +760,22 @@ static int cmd_contig(int argc, char **argv)
 
 static int cmd_pfregs(int argc, char **argv)
 {
-	static const struct { const char *name; uint32_t off; } r[] = {
-		{ "GPIE", 0x1514 }, { "EIMS", 0x1524 }, { "EIAC", 0x152c }, { "EIAM", 0x1530 },
-		{ "VFRE", 0x0c8c }, { "VFTE", 0x0c90 }, { "MBVFICR", 0x0c80 }, { "VFLRE", 0x0c88 },
-	};
+	const struct family *fam;
 	volatile uint32_t *bar0;
 	unsigned int i;
 
 	if (argc < 1)
 		return 2;
+	fam = family_of(argv[0]);
+	if (!fam)
+		return 1;
 	bar0 = map_res(argv[0], 0, 0x20000);
 	if (!bar0)
 		return fail("resource0");
-	for (i = 0; i < sizeof(r) / sizeof(r[0]); i++)
-		printf("%s=%#x ", r[i].name, bar0[r[i].off / 4]);
+	for (i = 0; i < fam->npf; i++)
+		printf("%s=%#x ", fam->pf[i].name, bar0[fam->pf[i].off / 4]);
 	if (argc > 1 && !strcmp(argv[1], "eicr"))
-		printf("EICR=%#x", bar0[0x1580 / 4]);
+		printf("EICR=%#x", bar0[fam->eicr / 4]);
 	printf("\n");
 	return 0;
 }
@@ -542,6 +787,7 @@ int main(int argc, char **argv)
 		int (*run)(int argc, char **argv);
 	} cmds[] = {
 		{ "send", cmd_send }, { "recv", cmd_recv }, { "mon", cmd_mon },
+		{ "miginfo", cmd_miginfo },
 		{ "relay", cmd_relay }, { "regs", cmd_regs }, { "nooffload", cmd_nooffload },
 		{ "contig", cmd_contig }, { "pfregs", cmd_pfregs },
 	};
@@ -554,6 +800,6 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[1], cmds[i].name))
 			rc = cmds[i].run(argc - 2, argv + 2);
 	if (rc == 2)
-		fprintf(stderr, "usage: e2e_tool send|recv|mon|relay|regs|nooffload|contig|pfregs ... (see the source's header)\n");
+		fprintf(stderr, "usage: e2e_tool send|recv|mon|miginfo|relay|regs|nooffload|contig|pfregs ... (see the source's header)\n");
 	return rc;
 }

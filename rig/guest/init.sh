@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # /init of the nested guest in the end-to-end migration test (selftests/e2e_in_vm.sh). The guest
-# drives its passed-through VF(s) with the stock igbvf driver, numbers them eth0, eth1, ...
+# drives its passed-through VF(s) with the stock igbvf (82576) or ixgbevf (82599) driver, both
+# built in (rig/guest.config); it numbers them eth0, eth1, ...
 # with addresses 10.0.<2+n>.2/24, and then serves forever, unattended (it is migrated
 # under its feet): it receives a file over TCP on port 5001 (DMA into guest memory, also
 # while pre-copy runs), prints its checksum on the console and sends it back to
@@ -23,12 +24,17 @@ for d in /sys/class/net/eth*; do
 	[ -e "$d" ] || continue
 	i=${d##*/}
 	ip addr add "10.0.$((2 + n)).2/24" dev "$i"
-	# Linear TX buffers only: the rig's emulated igb (the outer QEMU) drops a TX buffer that
-	# spans 4 KiB pages which are not physically contiguous behind its vIOMMU, and this
-	# guest's RAM is scattered once the test VM's memory is fragmented (see selftests/e2e_in_vm.sh).
-	/bin/e2e_tool nooffload "$i" || echo "GUEST:WARN could not turn off SG/TSO on $i"
+	drv=$(basename "$(readlink "$d/device/driver")")
+	# Linear TX buffers only on igbvf: the rig's emulated igb (the outer QEMU) drops a TX
+	# buffer that spans 4 KiB pages which are not physically contiguous behind its vIOMMU, and
+	# this guest's RAM is scattered once the test VM's memory is fragmented (see
+	# selftests/e2e_in_vm.sh). The 82599 model copies each buffer through the vIOMMU page by
+	# page, so ixgbevf keeps scatter-gather and TSO.
+	if [ "$drv" = igbvf ]; then
+		/bin/e2e_tool nooffload "$i" || echo "GUEST:WARN could not turn off SG/TSO on $i"
+	fi
 	ip link set "$i" up
-	ifs="$ifs $i=$(cat "$d/address")"
+	ifs="$ifs $i=$(cat "$d/address"),$drv"
 	n=$((n + 1))
 done
 echo "GUEST:READY vfs=$n$ifs uptime=$(cut -d' ' -f1 /proc/uptime)"
