@@ -4,9 +4,9 @@
 # builds everything plus the nested guest's kernel (rig/guest.config, cached like the test
 # kernel) and initramfs, boots the test VM with QEMU inside and 4 VFs bound to
 # vfio_ixgbevf_mig, and prints the test's figures at the end. Exit status: the VM's verdict.
-# NIC=igb (default): the emulated 82576 on Debian's QEMU, igbvf in the nested guest.
-# NIC=ixgbe: the 82599 model on the rig's QEMU build (rig/qemu/build-qemu.sh, cached; it also
-# runs the nested guest), ixgbevf in the nested guest.
+# Both NICs run on the rig's QEMU build (rig/qemu/build-qemu.sh, cached), which also runs the
+# nested guest. NIC=igb (default): the emulated 82576, igbvf in the nested guest. NIC=ixgbe:
+# the 82599 model, ixgbevf in the nested guest.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/env.sh"
