@@ -267,6 +267,27 @@ static int mbx_recv_reply(struct igbvf *vf, uint32_t type, uint32_t *msg,
 }
 
 /*
+ * One request and its answer: sends msg[0..n), reads the reply to the same
+ * message type into msg[0..nreply); a NACK (no ACK bit) fails with -EPERM.
+ */
+static int mbx_call(struct igbvf *vf, uint32_t *msg, unsigned int n,
+		    unsigned int nreply, const char *what)
+{
+	uint32_t type = msg[0] & MSG_TYPE_MASK;
+	int ret;
+
+	ret = igbvf_mbx_send(vf, msg, n);
+	if (ret)
+		return ret;
+	ret = mbx_recv_reply(vf, type, msg, nreply);
+	if (ret)
+		return ret;
+	if (!(msg[0] & MSG_ACK))
+		return vf_fail(vf, EPERM, "PF refused %s (reply 0x%x)", what, msg[0]);
+	return 0;
+}
+
+/*
  * ixgbe mailbox API (ixgbevf mbx.h): IXGBE_VF_API_NEGOTIATE and, from API 1.1
  * on, IXGBE_VF_GET_QUEUES. The ixgbe PF keeps the negotiated API per VF
  * (a VF_RESET sets it back to 1.0) and NACKs GET_QUEUES under 1.0.
@@ -277,19 +298,10 @@ static int mbx_recv_reply(struct igbvf *vf, uint32_t type, uint32_t *msg,
 int igbvf_ixgbe_api(struct igbvf *vf, uint32_t api)
 {
 	uint32_t msg[2] = { MSG_IXGBE_API_NEGOTIATE, api };
-	int ret;
 
 	if (!IGBVF_IS_IXGBE)
 		return vf_fail(vf, EOPNOTSUPP, "mailbox API negotiation is ixgbe only");
-	ret = igbvf_mbx_send(vf, msg, 2);
-	if (ret)
-		return ret;
-	ret = mbx_recv_reply(vf, MSG_IXGBE_API_NEGOTIATE, msg, 2);
-	if (ret)
-		return ret;
-	if (!(msg[0] & MSG_ACK))
-		return vf_fail(vf, EPERM, "PF refused mailbox API %u (reply 0x%x)", api, msg[0]);
-	return 0;
+	return mbx_call(vf, msg, 2, 2, "the mailbox API");
 }
 
 int igbvf_ixgbe_get_queues(struct igbvf *vf, uint32_t q[4])
@@ -299,14 +311,9 @@ int igbvf_ixgbe_get_queues(struct igbvf *vf, uint32_t q[4])
 
 	if (!IGBVF_IS_IXGBE)
 		return vf_fail(vf, EOPNOTSUPP, "GET_QUEUES is ixgbe only");
-	ret = igbvf_mbx_send(vf, msg, 5);
+	ret = mbx_call(vf, msg, 5, 5, "GET_QUEUES");
 	if (ret)
 		return ret;
-	ret = mbx_recv_reply(vf, MSG_IXGBE_GET_QUEUES, msg, 5);
-	if (ret)
-		return ret;
-	if (!(msg[0] & MSG_ACK))
-		return vf_fail(vf, EPERM, "PF refused GET_QUEUES (reply 0x%x)", msg[0]);
 	memcpy(q, &msg[1], 4 * sizeof(*q));
 	return 0;
 }
@@ -334,14 +341,9 @@ int igbvf_set_mac(struct igbvf *vf, const uint8_t mac[6])
 	int ret;
 
 	memcpy(&msg[1], mac, 6);
-	ret = igbvf_mbx_send(vf, msg, 3);
+	ret = mbx_call(vf, msg, 3, 1, "the MAC");
 	if (ret)
 		return ret;
-	ret = mbx_recv_reply(vf, MSG_VF_SET_MAC_ADDR, msg, 1);
-	if (ret)
-		return ret;
-	if (!(msg[0] & MSG_ACK))
-		return vf_fail(vf, EPERM, "PF refused MAC (reply 0x%x)", msg[0]);
 	memcpy(vf->mac, mac, 6);
 	return 0;
 }
@@ -357,41 +359,21 @@ int igbvf_set_multicast(struct igbvf *vf, const uint8_t (*addrs)[6],
 {
 	uint32_t msg[MBX_WORDS] = {};
 	uint16_t *hashes = (uint16_t *)&msg[1];
-	int ret;
 
 	if (n > MAX_MC)
 		return vf_fail(vf, EINVAL, "at most %d multicast addresses", MAX_MC);
 	msg[0] = MSG_VF_SET_MULTICAST | (n << MSG_INFO_SHIFT);
 	for (unsigned int i = 0; i < n; i++)
 		hashes[i] = htole16(mc_hash(addrs[i]));
-	ret = igbvf_mbx_send(vf, msg, MBX_WORDS);
-	if (ret)
-		return ret;
-	ret = mbx_recv_reply(vf, MSG_VF_SET_MULTICAST, msg, 1);
-	if (ret)
-		return ret;
-	if (!(msg[0] & MSG_ACK))
-		return vf_fail(vf, EPERM, "PF refused multicast list (reply 0x%x)",
-			       msg[0]);
-	return 0;
+	return mbx_call(vf, msg, MBX_WORDS, 1, "the multicast list");
 }
 
 int igbvf_set_vlan(struct igbvf *vf, uint16_t vid, bool add)
 {
 	uint32_t msg[2] = { MSG_VF_SET_VLAN | ((uint32_t)add << MSG_INFO_SHIFT),
 			    vid };
-	int ret;
 
-	ret = igbvf_mbx_send(vf, msg, 2);
-	if (ret)
-		return ret;
-	ret = mbx_recv_reply(vf, MSG_VF_SET_VLAN, msg, 1);
-	if (ret)
-		return ret;
-	if (!(msg[0] & MSG_ACK))
-		return vf_fail(vf, EPERM, "PF refused VLAN %u (reply 0x%x)", vid,
-			       msg[0]);
-	return 0;
+	return mbx_call(vf, msg, 2, 1, add ? "joining a VLAN" : "leaving a VLAN");
 }
 
 int igbvf_reset(struct igbvf *vf)
