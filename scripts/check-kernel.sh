@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# The VM selftest suite (both drivers, each NIC: CHECK_NICS, default "igb ixgbe") on another rig kernel than the checkout's own build:
-# `scripts/check-kernel.sh 7.3` builds (or reuses) that kernel, builds the module against it in
-# a copy (the checkout's .ko stays built for its kernel), boots the suite and ends with a line
-# "kernel <release> nic <nic>: vm suite N passed, N failed" per NIC. `make check` runs it for 7.3 when that kernel
-# is cached or with CHECK_73=1; `make check-kernel KERNEL=7.3` runs it alone.
+# The VM selftest suite (both drivers, each NIC: CHECK_NICS, default "igb ixgbe") on another rig
+# kernel than the checkout's own build: `scripts/check-kernel.sh 7.3` builds (or reuses) that
+# kernel, builds the module against it in a copy (the checkout's .ko stays built for its kernel),
+# boots the suite and ends each NIC with a line "kernel <release> nic <nic>: vm suite N passed,
+# N failed". `make check` runs it for 7.3 when that kernel is cached or with CHECK_73=1; `make
+# check-kernel KERNEL=7.3` runs it alone.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 kernel=${1:-${KERNEL:-7.3}}
